@@ -1,0 +1,29 @@
+"""nbgrader configuration of the course (read by nbgrader and by `autograder`)."""
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells,
+)
+
+from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE, RedactHiddenTests
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "keras-course"
+c.CourseDirectory.release_directory = "assignments"
+c.CourseDirectory.solution_directory = "solutions"
+
+# The solution version is not executed at build time (fast, byte-stable, no outputs) and, like
+# the student version, carries no hidden tests.
+c.GenerateSolution.preprocessors = [
+    IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme, ClearHiddenTests,
+]
+
+# TensorFlow's own stderr chatter must not zero a graded cell.
+c.IgnorePattern.pattern = TENSORFLOW_STDERR_NOISE
+
+# Feedback shows hidden tests' verdicts, not their source.
+c.GenerateFeedback.preprocessors = [GetGrades, RedactHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Per-cell limit; `autograder grade --timeout` limits the whole notebook.
+c.Execute.timeout = 600
