@@ -6,7 +6,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
 # cell with any stderr output, so autograde drops these chunks (IgnorePattern) before scoring.
-TENSORFLOW_STDERR_NOISE = "|".join([
+TENSORFLOW_STDERR_NOISE = "(?m)" + "|".join([
     r"^[IWEF]\d{4} [\d:.]+ +\d+ \S+\.(cc|h):\d+\]",  # absl/C++ log lines
     r"All log messages before absl::InitializeLog",
     r"(tensorflow|keras|absl|tensorflow_datasets)[/\\].*Warning:",  # Python warnings they raise

@@ -2,6 +2,7 @@
 
 from .loaders import (
     AMES_HELD_OUT_PERCENT,
+    AMES_MAX_LIVING_AREA,
     flower_photos_dir,
     load_ames,
     load_california_housing,
@@ -19,7 +20,7 @@ from .manifest import MANIFEST, DataFile
 from .store import FetchResult, data_dir, data_path, fetch, verify
 
 __all__ = [
-    "AMES_HELD_OUT_PERCENT", "MANIFEST", "DataFile", "FetchResult",
+    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "MANIFEST", "DataFile", "FetchResult",
     "data_dir", "data_path", "fetch", "verify", "read_idx",
     "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",
     "load_shakespeare", "load_enron_spam", "load_ames", "load_california_housing",

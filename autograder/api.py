@@ -1,0 +1,53 @@
+"""The kit's public functions; the `autograder` command calls exactly these."""
+
+from pathlib import Path
+
+from . import data, demo as samples, pipeline
+from .course import Course
+from .results import BuildResult, GradingRun, ValidationResult
+
+__all__ = ["fetch_data", "verify_data", "build", "validate", "grade", "demo"]
+
+
+def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
+    """Fill the course data folder from ``mirror`` (a folder or http(s) address), else from
+    $COURSE_DATA_MIRROR, else from each file's public download address."""
+    return data.fetch(mirror=mirror)
+
+
+def verify_data() -> list[str]:
+    """Check the sha256 of every course data file; raise naming each missing or corrupt one."""
+    return data.verify()
+
+
+def build(assignments=None, check: bool = False, course_root=None) -> list[BuildResult]:
+    """Generate assignments/ and solutions/ from source/ (``check``: only report stale files)."""
+    return pipeline.build(Course.find(course_root), assignments, check)
+
+
+def validate(assignments=None, course_root=None) -> list[ValidationResult]:
+    """Every source notebook must earn full marks; every untouched student version 0."""
+    return pipeline.validate(Course.find(course_root), assignments)
+
+
+def grade(assignment: str, submissions, db_url: str | None = None, output=None,
+          timeout_s: float = pipeline.NOTEBOOK_TIMEOUT_S, course_root=None) -> GradingRun:
+    """Autograde ``submissions/<student>/<assignment>/``; write grades.csv and HTML feedback
+    into ``output`` (default: grading/<assignment>/ in the course folder)."""
+    course = Course.find(course_root)
+    [assignment] = course.assignments([assignment])
+    output = Path(output) if output else course.root / "grading" / assignment
+    return pipeline.grade(course, assignment, Path(submissions), output, db_url, timeout_s)
+
+
+def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:
+    """Build, then grade the sample submissions of each assignment (default: all) into
+    ``output`` (default: demo/ in the course folder)."""
+    course = Course.find(course_root)
+    output = Path(output) if output else course.root / "demo"
+    pipeline.build(course, assignments)
+    runs = []
+    for assignment in course.assignments(assignments):
+        submitted = samples.write_sample_submissions(course, assignment, output / assignment / "submitted")
+        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading"))
+    return runs

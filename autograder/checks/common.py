@@ -1,0 +1,35 @@
+"""Checks shared by every assignment."""
+
+import numpy as np
+
+MEASUREMENTS: dict[str, float] = {}
+
+
+def record(name: str, value: float) -> float:
+    """Remember a measurement (for calibration and reports) and return it."""
+    MEASUREMENTS[name] = float(value)
+    return float(value)
+
+
+def check_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 1e-6) -> None:
+    actual_array = np.asarray(actual, dtype=np.float64)
+    expected_array = np.asarray(expected, dtype=np.float64)
+    assert actual_array.shape == expected_array.shape, (
+        f"{what} has shape {actual_array.shape}; expected {expected_array.shape}")
+    assert np.allclose(actual_array, expected_array, rtol=rtol, atol=atol), (
+        f"{what} is {_short(actual_array)}; expected {_short(expected_array)}")
+
+
+def check_compiled(model, what: str = "the model") -> None:
+    assert getattr(model, "optimizer", None) is not None and getattr(model, "compiled", True), (
+        f"{what} is not compiled: call model.compile(optimizer=..., loss=...) before returning it")
+
+
+def check_output_shape(model, expected: tuple, what: str = "the model", hint: str = "") -> None:
+    actual = tuple(model.output_shape)
+    assert actual == tuple(expected), (
+        f"{what} output shape is {actual}; expected {tuple(expected)}" + (f": {hint}" if hint else ""))
+
+
+def _short(array: np.ndarray) -> str:
+    return np.array2string(array, precision=6, threshold=8)

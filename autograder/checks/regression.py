@@ -1,0 +1,173 @@
+"""Checks for assignment 1, regression baselines on the Ames house prices.
+
+Models take the matrix returned by the student's ``feature_matrix(frame)`` and predict the sale
+price in dollars, shape (None, 1). Metric checks re-measure them on the kit's held-out houses
+(``data.load_ames("test")``), which the notebook never receives.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .. import data
+from .common import check_close, check_compiled, check_output_shape, record
+
+TARGET = "SalePrice"
+
+# CALIBRATION PENDING (tools/calibrate.py fills in the seed results)
+MLP_HELD_OUT_RMSE_THRESHOLD = 31_500.0
+
+
+# --- exercise 1: the split -------------------------------------------------------------------
+
+def check_split(split_function, frame: pd.DataFrame, validation_fraction: float, seed: int = 0) -> None:
+    """The split returns disjoint, shuffled, seed-reproducible parts that cover every row."""
+    original = frame.copy()
+    train, validation = split_function(frame, validation_fraction, seed)
+    assert isinstance(train, pd.DataFrame) and isinstance(validation, pd.DataFrame), (
+        "split_train_validation must return two DataFrames (train, validation)")
+    pd.testing.assert_frame_equal(frame, original, obj="the input frame (the split must not modify it)")
+    expected_validation = round(len(frame) * validation_fraction)
+    assert abs(len(validation) - expected_validation) <= 1, (
+        f"validation has {len(validation)} rows; expected about {expected_validation} "
+        f"({validation_fraction:.0%} of {len(frame)})")
+    overlap = set(train.index) & set(validation.index)
+    assert not overlap, (f"{len(overlap)} rows are in both train and validation: that leaks validation "
+                         "data into training. Keep the original index and split it into two disjoint parts")
+    assert len(train) + len(validation) == len(frame) and set(train.index) | set(validation.index) == set(frame.index), (
+        "train and validation together must hold every row of the frame exactly once")
+    for part, name in ((train, "train"), (validation, "validation")):
+        pd.testing.assert_frame_equal(part, frame.loc[part.index], obj=f"{name} rows (they must be unchanged rows of the input)")
+    tail = set(frame.index[-len(validation):])
+    assert set(validation.index) != tail, (
+        "validation is the last rows of the frame: the rows are ordered, so shuffle them (with the seed) before splitting")
+    again_train, again_validation = split_function(frame, validation_fraction, seed)
+    assert list(again_validation.index) == list(validation.index), (
+        "the same seed gave a different split: use np.random.default_rng(seed), not global randomness")
+    _, other_validation = split_function(frame, validation_fraction, seed + 1)
+    assert set(other_validation.index) != set(validation.index), "a different seed gave the same split: use the seed"
+
+
+# --- exercise 2: metrics and the baseline ------------------------------------------------------
+
+def check_metric(metric_function, reference_function, cases, name: str) -> None:
+    for y_true, y_pred in cases:
+        actual = metric_function(np.asarray(y_true), np.asarray(y_pred))
+        check_close(actual, reference_function(np.asarray(y_true, float), np.asarray(y_pred, float)),
+                    f"{name}({list(y_true)}, {list(y_pred)})")
+
+
+def reference_mae(y_true, y_pred) -> float:
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def reference_rmse(y_true, y_pred) -> float:
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def check_baseline_price(baseline_price: float, train_frame: pd.DataFrame) -> None:
+    expected = train_frame[TARGET].mean()
+    assert np.isscalar(baseline_price) or np.ndim(baseline_price) == 0, (
+        f"baseline_price must be one number, got shape {np.shape(baseline_price)}")
+    assert np.isclose(float(baseline_price), expected, rtol=1e-6), (
+        f"baseline_price is {float(baseline_price):,.2f}; the mean training price is {expected:,.2f}. "
+        "The baseline may use the training split only (not validation, not all data)")
+
+
+# --- exercises 3-5: normalisation and models -------------------------------------------------
+
+def check_normalizer_adapted_on(normalizer, train_features) -> None:
+    """The Normalization layer's statistics are those of the training features, no other rows."""
+    train_features = np.asarray(train_features, dtype=np.float64)
+    assert hasattr(normalizer, "mean") and hasattr(normalizer, "variance"), (
+        "the normalizer must be a keras.layers.Normalization layer adapted with .adapt(...)")
+    mean = np.asarray(normalizer.mean).reshape(-1)
+    variance = np.asarray(normalizer.variance).reshape(-1)
+    assert mean.shape == (train_features.shape[1],), (
+        f"the normalizer has {mean.shape[0]} feature means; the feature matrix has {train_features.shape[1]} columns")
+    assert np.allclose(mean, train_features.mean(axis=0), rtol=1e-4, atol=1e-3) and np.allclose(
+        variance, train_features.var(axis=0), rtol=1e-3, atol=1e-3), (
+        "the normalizer's mean and variance differ from those of the training features: adapt it on the "
+        "training split only (statistics from validation or test rows leak them into training)")
+
+
+def check_linear_model(model, n_features: int) -> None:
+    """Compiled, (None, n) -> (None, 1), and affine: f(a x + (1-a) z) == a f(x) + (1-a) f(z)."""
+    _check_regression_model(model, n_features, "the linear model")
+    assert _affinity_error(model, n_features) < 1e-3, (
+        "the linear model is not linear in its inputs: remove hidden layers and activations "
+        "(Normalization, one Dense(1) with no activation, and a fixed rescaling are all it needs)")
+
+
+def check_mlp_model(model, n_features: int) -> None:
+    """Compiled, (None, n) -> (None, 1), with hidden Dense layers and a nonlinearity."""
+    _check_regression_model(model, n_features, "the MLP")
+    dense_layers = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert len(dense_layers) >= 2, (
+        f"the MLP has {len(dense_layers)} Dense layer(s): it needs at least one hidden Dense layer before the output")
+    assert _affinity_error(model, n_features) > 1e-3, (
+        "the MLP computes a linear function: give its hidden layers a nonlinear activation such as 'relu'")
+
+
+def _check_regression_model(model, n_features: int, what: str) -> None:
+    check_compiled(model, what)
+    assert tuple(model.input_shape) == (None, n_features), (
+        f"{what} takes inputs of shape {tuple(model.input_shape)}; expected (None, {n_features}), one column per feature")
+    check_output_shape(model, (None, 1), what, "end with a single unit that predicts the price")
+    assert any(layer.__class__.__name__ == "Normalization" for layer in model.layers), (
+        f"{what} has no Normalization layer: pass the adapted normalizer in as its first layer")
+
+
+def _affinity_error(model, n_features: int) -> float:
+    """Largest violation of f(a x + (1-a) z) = a f(x) + (1-a) f(z), relative to the output scale."""
+    rng = np.random.default_rng(0)
+    heldout = _held_out_inputs_like(model, n_features, rng)
+    x, z = heldout[: len(heldout) // 2], heldout[len(heldout) // 2:][: len(heldout) // 2]
+    a = rng.uniform(-1.0, 2.0, size=(len(x), 1)).astype(np.float32)
+    mixed = model.predict(a * x + (1 - a) * z, verbose=0)
+    combined = a * model.predict(x, verbose=0) + (1 - a) * model.predict(z, verbose=0)
+    scale = np.abs(combined).mean() + 1e-9
+    return float(np.abs(mixed - combined).max() / scale)
+
+
+def _held_out_inputs_like(model, n_features: int, rng) -> np.ndarray:
+    # Points spread like real features: use the normalizer's statistics when present.
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Normalization":
+            mean = np.asarray(layer.mean).reshape(-1)
+            std = np.sqrt(np.asarray(layer.variance).reshape(-1))
+            return (mean + std * rng.standard_normal((256, n_features))).astype(np.float32)
+    return rng.standard_normal((256, n_features)).astype(np.float32)
+
+
+# --- held-out metrics -------------------------------------------------------------------------
+
+def held_out_rmse(model, feature_function) -> float:
+    """RMSE in dollars of ``model`` on the kit's held-out houses."""
+    frame = data.load_ames("test")
+    features = np.asarray(feature_function(frame), dtype=np.float32)
+    predictions = np.asarray(model.predict(features, verbose=0), dtype=np.float64).reshape(-1)
+    assert np.all(np.isfinite(predictions)), "the model predicts NaN or infinity on held-out houses"
+    return reference_rmse(frame[TARGET].to_numpy(np.float64), predictions)
+
+
+def check_ranking(baseline_price: float, linear_model, mlp_model, feature_function) -> None:
+    """On held-out houses: MLP RMSE < linear RMSE < mean-baseline RMSE."""
+    prices = data.load_ames("test")[TARGET].to_numpy(np.float64)
+    baseline = record("01/baseline_held_out_rmse", reference_rmse(prices, np.full_like(prices, float(baseline_price))))
+    linear = record("01/linear_held_out_rmse", held_out_rmse(linear_model, feature_function))
+    mlp = record("01/mlp_held_out_rmse", held_out_rmse(mlp_model, feature_function))
+    assert linear < baseline, (
+        f"on held-out houses the linear model's RMSE (${linear:,.0f}) is not below the mean baseline's "
+        f"(${baseline:,.0f}): it has not learned. Scale the target (predict price / PRICE_SCALE and "
+        "rescale the output) and check the learning rate and epochs")
+    assert mlp < linear, (
+        f"on held-out houses the MLP's RMSE (${mlp:,.0f}) is not below the linear model's (${linear:,.0f}): "
+        "train it longer, or check its hidden layers and learning rate")
+
+
+def check_mlp_threshold(mlp_model, feature_function) -> None:
+    rmse = record("01/mlp_held_out_rmse", held_out_rmse(mlp_model, feature_function))
+    assert rmse < MLP_HELD_OUT_RMSE_THRESHOLD, (
+        f"the MLP's RMSE on held-out houses is ${rmse:,.0f}; it must be below "
+        f"${MLP_HELD_OUT_RMSE_THRESHOLD:,.0f}. Check the features (missing values filled?), the "
+        "normalisation and the training length")
