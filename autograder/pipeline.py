@@ -2,6 +2,7 @@
 
 import contextlib
 import filecmp
+import json
 import os
 import shutil
 import sys
@@ -143,11 +144,16 @@ def _preflight(course: Course, assignment: str, submitted: Path, destination: Pa
         if not path.exists():
             raise SubmissionError(f"missing notebook {assignment}/{name}")
         try:
-            notebook = nbformat.read(path, as_version=4)
+            text = path.read_text(encoding="utf-8")
+            json.loads(text)  # for the line and column of a syntax error, which nbformat hides
+            notebook = nbformat.reads(text, as_version=4)
             nbformat.validate(notebook)
-        except Exception as error:  # any parse or schema failure rejects this student only
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise SubmissionError(f"{name} is not a valid notebook ({type(error).__name__}: {first_line})") from None
+        except json.JSONDecodeError as error:
+            raise SubmissionError(f"{name} is not valid notebook JSON: {error.msg} at line {error.lineno}, "
+                                  f"column {error.colno} (was the file cut short or edited by hand?)") from None
+        except Exception as error:  # any other parse or schema failure rejects this student only
+            summary = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise SubmissionError(f"{name} is not a valid notebook ({type(error).__name__}: {summary})") from None
         nbformat.write(notebook, destination / name)
 
 

@@ -1,0 +1,101 @@
+"""Shared fixtures: a tiny course (one assignment, no TensorFlow training) and a data folder."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "00_tiny"
+
+# What a graded cell prints when it imports TensorFlow for the first time in a kernel.
+TENSORFLOW_IMPORT_CELL = "import tensorflow as tf\nassert add(2, 2) == 4"
+
+
+def _has_gpu() -> bool:
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _has_gpu():
+        return
+    skip = pytest.mark.skip(reason="needs a GPU (none found by nvidia-smi)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def nbgrader_cell(source, grade_id, grade=False, solution=False, locked=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return new_code_cell(source, metadata={"nbgrader": meta})
+
+
+def tiny_source_notebook():
+    """One exercise (add) and three graded cells: a plain test, a test with hidden asserts, and
+    one that imports TensorFlow (whose stderr noise must not cost the point)."""
+    return new_notebook(cells=[
+        new_markdown_cell("# Tiny assignment"),
+        nbgrader_cell("import sys", "setup", locked=True),
+        nbgrader_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+                      "add", solution=True),
+        nbgrader_cell("assert add(1, 2) == 3", "test_add_visible", grade=True, locked=True, points=1),
+        nbgrader_cell("assert add(0, 0) == 0\n### BEGIN HIDDEN TESTS\nassert add(-1, 1) == 0, 'hidden-marker'\n"
+                      "### END HIDDEN TESTS", "test_add_hidden", grade=True, locked=True, points=2),
+        nbgrader_cell(TENSORFLOW_IMPORT_CELL, "test_tensorflow_noise", grade=True, locked=True, points=1),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+@pytest.fixture
+def tiny_course(tmp_path):
+    """A course folder with the real nbgrader_config.py and the tiny assignment, built."""
+    from autograder.course import Course
+    from autograder.pipeline import build
+
+    root = tmp_path / "course"
+    (root / "source" / TINY).mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    nbformat.write(tiny_source_notebook(), root / "source" / TINY / f"{TINY}.ipynb")
+    course = Course(root)
+    build(course)
+    return course
+
+
+def submit(course, student: str, notebook=None, text: str | None = None, root: Path | None = None) -> Path:
+    """Write one student's submission into ``root`` (default: <course>/submitted); return root."""
+    root = root or course.root / "submitted"
+    folder = root / student / TINY
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{TINY}.ipynb"
+    if text is not None:
+        target.write_text(text)
+    else:
+        nbformat.write(notebook, target)
+    return root
+
+
+def answered(course, source: str):
+    """The tiny student version with the `add` exercise answered by ``source``."""
+    notebook = nbformat.read(course.release_dir / TINY / f"{TINY}.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "add":
+            cell.source = source
+    return notebook
+
+
+@pytest.fixture
+def data_folder(tmp_path, monkeypatch):
+    """An empty course data folder that the kit uses for this test."""
+    folder = tmp_path / "course-data"
+    folder.mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(folder))
+    monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
+    return folder

@@ -1,0 +1,214 @@
+"""The course data folder: fetching, verifying and loading."""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+from autograder import data
+from autograder.data.manifest import DataFile
+from autograder.errors import DatasetError, DatasetNotFoundError
+
+CONTENT = {"small/a.txt": b"alpha\n", "small/b.bin": bytes(range(256))}
+
+
+def manifest_for(files: dict[str, bytes], url_base: str | None = None) -> tuple[DataFile, ...]:
+    return tuple(DataFile(path, hashlib.sha256(body).hexdigest(), len(body),
+                          f"{url_base}/{path}" if url_base else None) for path, body in files.items())
+
+
+def write_files(folder, files: dict[str, bytes]):
+    for path, body in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(body)
+    return folder
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    return write_files(tmp_path / "mirror", CONTENT)
+
+
+@pytest.fixture
+def http_server(mirror):
+    """Serves the mirror folder on loopback, as a public download site would."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+# --- fetch and verify -------------------------------------------------------------------------
+
+def test_fetch_copies_every_file_from_a_mirror_folder_and_checks_it(data_folder, mirror):
+    results = data.fetch(mirror=str(mirror), manifest=manifest_for(CONTENT))
+    assert [(r.path, r.action) for r in results] == [("small/a.txt", "copied"), ("small/b.bin", "copied")]
+    assert (data_folder / "small/b.bin").read_bytes() == CONTENT["small/b.bin"]
+    assert data.verify(manifest_for(CONTENT)) == list(CONTENT)
+
+
+def test_fetch_leaves_intact_files_alone(data_folder, mirror):
+    data.fetch(mirror=str(mirror), manifest=manifest_for(CONTENT))
+    again = data.fetch(mirror=str(mirror), manifest=manifest_for(CONTENT))
+    assert {r.action for r in again} == {"present"}
+
+
+def test_fetch_reads_the_mirror_from_the_environment(data_folder, mirror, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(mirror))
+    assert {r.action for r in data.fetch(manifest=manifest_for(CONTENT))} == {"copied"}
+
+
+def test_fetch_downloads_from_an_http_mirror(data_folder, http_server):
+    results = data.fetch(mirror=http_server, manifest=manifest_for(CONTENT))
+    assert {r.action for r in results} == {"downloaded"}
+    assert (data_folder / "small/a.txt").read_bytes() == b"alpha\n"
+
+
+def test_without_a_mirror_fetch_downloads_each_file_from_its_public_address(data_folder, http_server):
+    results = data.fetch(manifest=manifest_for(CONTENT, url_base=http_server))
+    assert {r.action for r in results} == {"downloaded"}
+    assert data.verify(manifest_for(CONTENT)) == list(CONTENT)
+
+
+def test_a_corrupt_download_is_refused_named_and_leaves_nothing_behind(data_folder, mirror):
+    manifest = manifest_for(CONTENT)
+    (mirror / "small/a.txt").write_bytes(b"tampered\n")
+    with pytest.raises(DatasetError) as raised:
+        data.fetch(mirror=str(mirror), manifest=manifest)
+    message = str(raised.value)
+    assert message.startswith("1 of 2 data files could not be fetched:\n- dataset file 'small/a.txt' has sha256 ")
+    assert f"expected {manifest[0].sha256}" in message
+    assert sorted(p.name for p in (data_folder / "small").iterdir()) == ["b.bin"], "the good file is kept"
+
+
+def test_a_file_with_no_public_address_asks_for_a_mirror(data_folder):
+    with pytest.raises(DatasetError, match=r"'small/a.txt' has no public download .*--mirror DIR_OR_URL"):
+        data.fetch(manifest=manifest_for({"small/a.txt": b"x"}))
+
+
+def test_an_unreachable_address_is_named(data_folder):
+    manifest = (DataFile("small/a.txt", "0" * 64, 1, "http://127.0.0.1:9/small/a.txt"),)
+    with pytest.raises(DatasetError, match=r"'small/a.txt' could not be downloaded from http://127.0.0.1:9/small/a.txt"):
+        data.fetch(manifest=manifest)
+
+
+def test_verify_names_every_missing_or_corrupt_file(data_folder):
+    write_files(data_folder, {"small/a.txt": b"changed"})
+    with pytest.raises(DatasetError) as raised:
+        data.verify(manifest_for(CONTENT))
+    message = str(raised.value)
+    assert message.startswith("2 of 2 data files failed verification:")
+    assert "'small/a.txt' has sha256" in message and "'small/b.bin' is not in the course data folder" in message
+
+
+def test_a_missing_file_error_names_the_file_and_the_fetch_command(data_folder):
+    with pytest.raises(DatasetNotFoundError) as raised:
+        data.load_shakespeare()
+    assert str(raised.value) == (
+        f"dataset file 'tinyshakespeare/input.txt' is not in the course data folder {data_folder}. "
+        "Fetch it with `autograder data fetch` (add `--mirror DIR` to copy from a local mirror), "
+        "or point COURSE_DATA_DIR at a folder that holds it.")
+
+
+def test_the_manifest_lists_each_file_of_the_shared_data_readme_once():
+    paths = [entry.path for entry in data.MANIFEST]
+    assert len(paths) == len(set(paths)) == 21
+    assert {entry.dataset for entry in data.MANIFEST} == {
+        "mnist", "fashion-mnist", "imdb", "tinyshakespeare", "enron-spam", "housing", "keras-models", "flowers"}
+
+
+# --- loaders on tiny fixtures -----------------------------------------------------------------
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_loader_reads_idx_files_into_uint8_arrays(data_folder):
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    write_files(data_folder, {"mnist/t10k-images-idx3-ubyte.gz": idx_bytes(images),
+                              "mnist/t10k-labels-idx1-ubyte.gz": idx_bytes(np.array([7, 2, 1]))})
+    x, y = data.load_mnist("test")
+    assert x.dtype == y.dtype == np.uint8 and x.shape == (3, 28, 28) and y.tolist() == [7, 2, 1]
+    assert np.array_equal(x, images)
+
+
+def test_loaders_refuse_an_unknown_split(data_folder):
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'validation'"):
+        data.load_fashion_mnist("validation")
+
+
+def test_ames_held_out_split_is_fixed_disjoint_and_drops_the_huge_houses(data_folder):
+    rows = ["Order\tPID\tGr Liv Area\tSalePrice"] + [f"{i}\t{1000 + i}\t{1000 + i}\t{100000 + i}" for i in range(200)]
+    rows.append("201\t9999\t5000\t160000")  # a > 4000 sq ft partial sale: removed
+    write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
+    train, test = data.load_ames("train"), data.load_ames("test")
+    assert len(train) + len(test) == 200 and not set(train.PID) & set(test.PID)
+    assert 20 <= len(test) <= 60, "about a fifth is held out"
+    assert list(data.load_ames("test").PID) == list(test.PID), "the same houses every time"
+    assert train.SalePrice.dtype == np.int64
+
+
+def test_imdb_loader_reads_labelled_reviews_of_one_split(data_folder):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in [("aclImdb/train/pos/1_9.txt", "great"), ("aclImdb/train/neg/2_1.txt", "awful"),
+                           ("aclImdb/test/pos/3_8.txt", "fine"), ("aclImdb/train/unsupBow.feat", "x")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            archive.addfile(info, io.BytesIO(text.encode()))
+    write_files(data_folder, {"imdb/aclImdb_v1.tar.gz": buffer.getvalue()})
+    texts, labels = data.load_imdb_reviews("train")
+    assert texts == ["great", "awful"] and labels.tolist() == [1, 0] and labels.dtype == np.int64
+
+
+def test_enron_loader_labels_each_email_and_names_its_mailbox_owner(data_folder):
+    write_files(data_folder, {
+        "enron-spam/ham.txt.gz": gzip.compress(b"Subject: meeting\r\nSubject: report\r\n"),
+        "enron-spam/spam.txt.gz": gzip.compress(b"Subject: win money\r\n"),
+        "enron-spam/enron_index.tsv.gz": gzip.compress(
+            b"class\tline\tsource\nspam\t1\tenron2/spam/1.txt\nham\t1\tenron1/ham/1.txt\nham\t2\tenron2/ham/2.txt\n"),
+    })
+    emails = data.load_enron_spam()
+    assert emails.to_dict("records") == [
+        {"text": "Subject: meeting", "label": 0, "client": "enron1"},
+        {"text": "Subject: report", "label": 0, "client": "enron2"},
+        {"text": "Subject: win money", "label": 1, "client": "enron2"}]
+
+
+# --- the real course data (fetched by `make setup`) -----------------------------------------
+
+@pytest.mark.slow
+def test_the_fetched_course_data_matches_the_manifest():
+    assert len(data.verify()) == 21
+
+
+@pytest.mark.slow
+def test_real_loaders_give_the_documented_shapes():
+    x, y = data.load_mnist("train")
+    assert x.shape == (60000, 28, 28) and np.bincount(y).tolist()[:3] == [5923, 6742, 5958]
+    x, y = data.load_fashion_mnist("test")
+    assert x.shape == (10000, 28, 28) and np.bincount(y).tolist() == [1000] * 10
+    texts, labels = data.load_imdb_reviews("test")
+    assert len(texts) == 25000 and labels.sum() == 12500
+    assert len(data.load_imdb_word_index()) == 88584
+    text = data.load_shakespeare()
+    assert len(text) == 1115394 and len(set(text)) == 65
+    emails = data.load_enron_spam()
+    assert len(emails) == 33715 and emails.label.sum() == 17170 and emails.client.nunique() == 6
+    assert (len(data.load_ames("train")), len(data.load_ames("test"))) == (2352, 573)
+    assert data.load_california_housing().shape == (20640, 10)
+    assert data.load_kaggle_house_prices().shape == (1460, 81)
+    photos = data.flower_photos_dir()
+    assert sorted(len(list((photos / c).glob("*.jpg"))) for c in
+                  ("daisy", "dandelion", "roses", "sunflowers", "tulips")) == [200] * 5
+    assert data.mobilenet_v2_weights_path().stat().st_size == 9421704
