@@ -13,7 +13,12 @@ from .common import check_close, check_compiled, check_output_shape, record
 
 TARGET = "SalePrice"
 
-# CALIBRATION PENDING (tools/calibrate.py fills in the seed results)
+# Held-out RMSE in dollars of the reference notebook, `tools/calibrate.py 01 --seeds 0 1 2 3 4`
+# (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
+#   MLP:       seed 0: 28,210  seed 1: 26,146  seed 2: 27,349  seed 3: 27,526  seed 4: 29,661
+#   linear:    seed 0: 36,174  seed 1: 33,150  seed 2: 34,894  seed 3: 33,802  seed 4: 33,409
+#   baseline:  75,680 - 75,817
+# Threshold: the worst MLP run (29,661) plus a 6% margin, rounded; still below every linear run.
 MLP_HELD_OUT_RMSE_THRESHOLD = 31_500.0
 
 

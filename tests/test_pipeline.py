@@ -1,0 +1,159 @@
+"""build, grade and validate on a tiny course (no model training)."""
+
+import csv
+
+import nbformat
+import pytest
+
+from autograder import pipeline
+from autograder.course import Course
+from autograder.errors import CourseError, SubmissionError
+from autograder.nbgrader_plugins import HIDDEN_TESTS_PLACEHOLDER, TENSORFLOW_STDERR_NOISE, RedactHiddenTests
+from conftest import TINY, answered, submit
+
+# --- the course folder ------------------------------------------------------------------------
+
+def test_the_course_is_found_from_a_folder_inside_it(tiny_course):
+    assert Course.find(tiny_course.source_dir / TINY) == tiny_course
+
+
+def test_assignments_can_be_named_by_number(tiny_course):
+    assert tiny_course.assignments(["00"]) == [TINY]
+
+
+def test_an_unknown_assignment_lists_the_known_ones(tiny_course):
+    with pytest.raises(CourseError, match=r"^unknown assignment '07'; the course has: 00_tiny$"):
+        tiny_course.assignments(["07"])
+
+
+# --- build ------------------------------------------------------------------------------------
+
+def test_build_writes_student_and_solution_versions_without_hidden_tests(tiny_course):
+    student = (tiny_course.release_dir / TINY / f"{TINY}.ipynb").read_text()
+    solution = (tiny_course.solution_dir / TINY / f"{TINY}.ipynb").read_text()
+    assert "raise NotImplementedError()" in student and "return a + b" not in student
+    assert "return a + b" in solution
+    assert "hidden-marker" not in student and "hidden-marker" not in solution
+
+
+def test_a_second_build_changes_nothing(tiny_course):
+    before = {p: p.read_bytes() for p in tiny_course.root.rglob("*.ipynb")}
+    assert [r.changed for r in pipeline.build(tiny_course)] == [[]]
+    assert {p: p.read_bytes() for p in tiny_course.root.rglob("*.ipynb")} == before
+
+
+def test_build_check_reports_stale_files_and_writes_nothing(tiny_course):
+    source = tiny_course.source_dir / TINY / f"{TINY}.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells[0].source = "# Tiny assignment, revised"
+    nbformat.write(notebook, source)
+    student_version = tiny_course.release_dir / TINY / f"{TINY}.ipynb"
+    before = student_version.read_bytes()
+    [result] = pipeline.build(tiny_course, check=True)
+    assert result.changed == [student_version, tiny_course.solution_dir / TINY / f"{TINY}.ipynb"]
+    assert student_version.read_bytes() == before
+
+
+# --- preflight --------------------------------------------------------------------------------
+
+def test_preflight_rejects_broken_json_with_its_position(tiny_course, tmp_path):
+    submitted = submit(tiny_course, "ann", text='{"cells": [')
+    with pytest.raises(SubmissionError, match=r"^00_tiny.ipynb is not valid notebook JSON: Expecting value at line 1, column 12"):
+        pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+
+
+def test_preflight_rejects_a_notebook_that_breaks_the_schema(tiny_course, tmp_path):
+    submitted = submit(tiny_course, "ann", text='{"cells": "none", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    with pytest.raises(SubmissionError, match=r"^00_tiny.ipynb is not a valid notebook \(ValidationError: "):
+        pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+
+
+def test_preflight_names_a_missing_notebook(tiny_course, tmp_path):
+    (tmp_path / "submitted" / "ann" / TINY).mkdir(parents=True)
+    with pytest.raises(SubmissionError, match=r"^missing notebook 00_tiny/00_tiny.ipynb$"):
+        pipeline._preflight(tiny_course, TINY, tmp_path / "submitted" / "ann" / TINY, tmp_path / "out")
+
+
+def test_preflight_copies_only_the_expected_notebooks(tiny_course, tmp_path):
+    submitted = submit(tiny_course, "ann", answered(tiny_course, "def add(a, b):\n    return a + b"))
+    (submitted / "ann" / TINY / "numpy.py").write_text("raise SystemExit('shadowed numpy')")
+    pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{TINY}.ipynb"]
+
+
+# --- feedback redaction and TensorFlow noise --------------------------------------------------
+
+def test_feedback_keeps_a_hidden_tests_verdict_but_not_its_source():
+    cell = nbformat.v4.new_code_cell(
+        "assert add(0, 0) == 0\n### BEGIN HIDDEN TESTS\nassert add(-1, 1) == 0, 'hidden-marker'\n### END HIDDEN TESTS")
+    cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="hidden-marker",
+                                           traceback=["\x1b[0;31m----\x1b[0m", "assert add(-1, 1) == 0, 'hidden-marker'"])]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    redacted, _ = RedactHiddenTests().preprocess(notebook, {})
+    assert redacted.cells[0].source == f"assert add(0, 0) == 0\n{HIDDEN_TESTS_PLACEHOLDER}"
+    assert redacted.cells[0].outputs[0].traceback == ["AssertionError: hidden-marker"]
+
+
+@pytest.mark.parametrize("line", [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1795371416.767307    8202 port.cc:153] oneDNN custom operations are on. You may see ...",
+    "E0000 00:00:1795371416.1    8202 cuda_dnn.cc:8579] Unable to register cuDNN factory",
+    "/x/site-packages/keras/src/layers/core/dense.py:93: UserWarning: Do not pass an `input_shape`",
+])
+def test_tensorflow_stderr_noise_is_recognised(line):
+    import re
+    assert re.search(TENSORFLOW_STDERR_NOISE, f"some output\n{line}\n")
+
+
+@pytest.mark.parametrize("line", ["Traceback (most recent call last):", "my own warning", "ValueError: bad shape"])
+def test_other_stderr_output_is_not_mistaken_for_noise(line):
+    import re
+    assert not re.search(TENSORFLOW_STDERR_NOISE, line)
+
+
+# --- grading whole batches (executes notebooks) -----------------------------------------------
+
+@pytest.mark.slow
+def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tiny_course, tmp_path):
+    submitted = submit(tiny_course, "ann", answered(tiny_course, "def add(a, b):\n    return a + b"))
+    submit(tiny_course, "bob", answered(tiny_course, "def add(a, b):\n    return a - b"))
+    submit(tiny_course, "cat", text="{ not json")
+    submit(tiny_course, "dan", answered(tiny_course, "while True:\n    pass"))
+    run = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", timeout_s=45)
+
+    by_student = {r.student: r for r in run.results}
+    assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan"]
+    assert {c.grade_id: c.points for c in by_student["ann"].cells} == {
+        "test_add_visible": 1, "test_add_hidden": 2, "test_tensorflow_noise": 1}, "TensorFlow's stderr costs nothing"
+    assert by_student["bob"].status == "graded" and by_student["bob"].score == 0
+    assert (by_student["cat"].status, by_student["cat"].reason) == (
+        "rejected", "00_tiny.ipynb is not valid notebook JSON: Expecting property name enclosed in double quotes "
+                    "at line 1, column 3 (was the file cut short or edited by hand?)")
+    assert (by_student["dan"].status, by_student["dan"].reason) == ("timed out", "the notebook ran past the 45 s limit")
+    assert 40 < by_student["dan"].wall_seconds < 60
+
+    ann = by_student["ann"]
+    assert ann.device.startswith(("CPU", "GPU")) and ann.peak_memory_mb > 50 and ann.wall_seconds > 0
+    feedback = ann.feedback.read_text()
+    assert HIDDEN_TESTS_PLACEHOLDER in feedback and "hidden-marker" not in feedback
+
+    with open(run.grades_csv) as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["student"], r["status"], r["score"], r["max_score"]) for r in rows] == [
+        ("ann", "graded", "4", "4"), ("bob", "graded", "0", "4"), ("cat", "rejected", "0", "4"),
+        ("dan", "timed out", "0", "4")]
+
+
+@pytest.mark.slow
+def test_validate_passes_a_correct_assignment_and_names_a_leaky_student_version(tiny_course):
+    [result] = pipeline.validate(tiny_course)
+    assert result.ok, result.problems
+    assert (result.solution.score, result.untouched.score) == (4, 0)
+
+    # A student version that gives the answer away earns points untouched: validate must say so.
+    student_version = tiny_course.release_dir / TINY / f"{TINY}.ipynb"
+    nbformat.write(answered(tiny_course, "def add(a, b):\n    return a + b"), student_version)
+    [result] = pipeline.validate(tiny_course)
+    assert result.problems == [f"the untouched student version earns {points} points on {grade_id}"
+                               for grade_id, points in [("test_add_visible", 1), ("test_add_hidden", 2),
+                                                        ("test_tensorflow_noise", 1)]]
