@@ -1,0 +1,134 @@
+"""Assignment 1 end to end: validation, the demo's scores, and plausible wrong solutions."""
+
+import csv
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder import pipeline
+from autograder.course import Course
+
+ASSIGNMENT = "01_regression_baselines"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+COURSE = Course.find(__file__)
+ALL_CELLS = {grade_id for grade_id, _ in COURSE.grade_cells(ASSIGNMENT)}
+
+# name -> (edits to the reference solution as (old, new) text, the graded cells it must lose)
+WRONG_SOLUTIONS = {
+    "normalizer-adapted-on-all-houses": (
+        [("normalizer.adapt(train_features)", "normalizer.adapt(feature_matrix(houses))")],
+        {"test_features_and_normalizer"}),
+    "baseline-from-the-validation-split": (
+        [("baseline_price = fit_mean_baseline(train_prices)", "baseline_price = fit_mean_baseline(validation_prices)")],
+        {"test_baseline"}),
+    # The linear model cannot learn prices of ~1e5 from outputs of ~1; the MLP's last layer can
+    # grow to that scale, so only the ranking (linear below baseline) catches it.
+    "unscaled-target-never-converges": (
+        [("model = keras.Model(inputs, layers.Rescaling(PRICE_SCALE)(scaled_price), name=\"linear\")",
+          "model = keras.Model(inputs, scaled_price, name=\"linear\")"),
+         ("model = keras.Model(inputs, layers.Rescaling(PRICE_SCALE)(scaled_price), name=\"mlp\")",
+          "model = keras.Model(inputs, scaled_price, name=\"mlp\")")],
+        {"test_held_out_ranking"}),
+    # "Prices are positive": an activation on the output makes the model nonlinear. (A hidden
+    # Dense+relu layer is caught by the same check, but then the "linear" model is an MLP and may
+    # or may not beat the real one, so that case would also lose the ranking by chance.)
+    "linear-model-with-a-relu-output": (
+        [("scaled_price = layers.Dense(1)(normalizer(inputs))",
+          "scaled_price = layers.Dense(1, activation=\"relu\")(normalizer(inputs))")],
+        {"test_linear_model"}),
+    "validation-is-the-last-rows": (
+        [("order = np.random.default_rng(seed).permutation(len(frame))", "order = np.arange(len(frame))[::-1]")],
+        {"test_split"}),
+    "rmse-without-the-square": (
+        [("return float(np.sqrt(np.mean(errors ** 2)))", "return float(np.sqrt(np.mean(np.abs(errors))))")],
+        {"test_metrics"}),
+    "metrics-on-integer-prices-overflow": (
+        [("return float(np.mean(np.abs(np.asarray(y_true, dtype=float) - np.asarray(y_pred, dtype=float))))",
+          "return float(np.mean(np.abs(np.asarray(y_true, dtype=np.uint32) - np.asarray(y_pred, dtype=np.uint32))))")],
+        {"test_metrics"}),
+}
+
+# Another reasonable solution: pandas sampling for the split, other features, a deeper MLP.
+DIFFERENT_BUT_CORRECT = [
+    ("order = np.random.default_rng(seed).permutation(len(frame))\n"
+     "    validation_size = round(len(frame) * validation_fraction)\n"
+     "    return frame.iloc[order[validation_size:]], frame.iloc[order[:validation_size]]",
+     "validation = frame.sample(frac=validation_fraction, random_state=seed)\n"
+     "    return frame.drop(index=validation.index), validation"),
+    ('"Wood Deck SF", "Open Porch SF",', '"Wood Deck SF", "Open Porch SF", "Screen Porch", "Pool Area", "Kitchen AbvGr",'),
+    ('hidden = layers.Dense(32, activation="relu")(hidden)',
+     'hidden = layers.Dense(64, activation="relu")(hidden)\n    hidden = layers.Dense(16, activation="elu")(hidden)'),
+]
+
+
+def edited_solution(edits):
+    notebook = nbformat.read(COURSE.solution_dir / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for old, new in edits:
+        cells = [cell for cell in notebook.cells if old in cell.source]
+        assert len(cells) == 1 and cells[0].source.count(old) == 1, f"edit does not match exactly once: {old!r}"
+        cells[0].source = cells[0].source.replace(old, new)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def graded_variants(tmp_path_factory):
+    """Grade every wrong solution and the different-but-correct one in one batch."""
+    root = tmp_path_factory.mktemp("variants")
+    variants = {name: edits for name, (edits, _) in WRONG_SOLUTIONS.items()}
+    variants["different-but-correct"] = DIFFERENT_BUT_CORRECT
+    for name, edits in variants.items():
+        folder = root / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(edited_solution(edits), folder / NOTEBOOK)
+    run = pipeline.grade(COURSE, ASSIGNMENT, root / "submitted", root / "grading")
+    return {result.student: result for result in run.results}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
+def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(graded_variants, name):
+    result = graded_variants[name]
+    assert result.status == "graded", result.reason
+    lost = {cell.grade_id for cell in result.cells if cell.points < cell.max_points}
+    assert lost == WRONG_SOLUTIONS[name][1]
+
+
+@pytest.mark.slow
+def test_a_different_but_correct_solution_earns_full_marks(graded_variants):
+    result = graded_variants["different-but-correct"]
+    assert (result.status, result.score, result.max_score) == ("graded", 14, 14), result.cells
+
+
+@pytest.mark.slow
+def test_validate_passes_assignment_1():
+    [result] = pipeline.validate(COURSE, [ASSIGNMENT])
+    assert result.ok, result.problems
+    assert (result.solution.score, result.solution.max_score, result.untouched.score) == (14, 14, 0)
+
+
+@pytest.mark.slow
+def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "autograder.cli", "demo", "01", "--output", str(tmp_path)],
+                               cwd=COURSE.root, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    with open(tmp_path / ASSIGNMENT / "grading" / "grades.csv") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
+        "broken": ("rejected", "0"), "half-done": ("graded", "7"),
+        "reference": ("graded", "14"), "untouched": ("graded", "0")}
+    half_done_cells = {cell for cell in ALL_CELLS if rows["half-done"][cell] != "0"}
+    assert half_done_cells == {"test_split", "test_metrics", "test_baseline", "test_features_and_normalizer"}
+    assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in completed.stdout
+    for student in ("reference", "half-done", "untouched"):
+        assert (tmp_path / ASSIGNMENT / "grading" / "feedback" / student / ASSIGNMENT
+                / f"{ASSIGNMENT}.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_the_reference_notebook_trains_on_the_gpu_when_one_is_present():
+    [result] = pipeline.validate(COURSE, [ASSIGNMENT])
+    assert result.ok, result.problems
+    assert result.solution.device.startswith("GPU")
