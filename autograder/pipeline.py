@@ -126,10 +126,10 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
             continue
         results.append(_autograde(course, assignment, student, directories, timeout_s))
 
-    graded = [r for r in results if r.status == "graded"]
-    for result in graded:
-        _nbgrader(GenerateFeedback, course, assignment, course.nbgrader_config(**directories), student=result.student)
-        result.feedback = output / "feedback" / result.student / assignment / course.notebook_names(assignment)[0].replace(".ipynb", ".html")
+    for result in results:
+        if result.status == "graded":
+            _nbgrader(GenerateFeedback, course, assignment, course.nbgrader_config(**directories), student=result.student)
+            result.feedback = output / "feedback" / result.student / assignment
     grades_csv = reports.write_grades_csv(results, output / "grades.csv")
     return GradingRun(assignment, output, results, grades_csv)
 

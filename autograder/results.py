@@ -29,7 +29,7 @@ class SubmissionResult:
     device: str = ""
     """What the kernel could compute on: 'CPU' or 'GPU: <name>'."""
     feedback: Path | None = None
-    """HTML feedback (hidden-test source redacted), when graded."""
+    """Folder of HTML feedback, one page per notebook (hidden-test source redacted), when graded."""
 
     @property
     def score(self) -> float:

@@ -119,7 +119,10 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
     submit(tiny_course, "bob", answered(tiny_course, "def add(a, b):\n    return a - b"))
     submit(tiny_course, "cat", text="{ not json")
     submit(tiny_course, "dan", answered(tiny_course, "while True:\n    pass"))
-    run = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", timeout_s=45)
+    gradebook = tmp_path / "elsewhere" / "gradebook.db"
+    gradebook.parent.mkdir()
+    run = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", db_url=f"sqlite:///{gradebook}",
+                         timeout_s=45)
 
     by_student = {r.student: r for r in run.results}
     assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan"]
@@ -131,10 +134,11 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
                     "at line 1, column 3 (was the file cut short or edited by hand?)")
     assert (by_student["dan"].status, by_student["dan"].reason) == ("timed out", "the notebook ran past the 45 s limit")
     assert 40 < by_student["dan"].wall_seconds < 60
+    assert gradebook.exists() and not (tmp_path / "grading" / "gradebook.db").exists(), "the --db-url gradebook is used"
 
     ann = by_student["ann"]
     assert ann.device.startswith(("CPU", "GPU")) and ann.peak_memory_mb > 50 and ann.wall_seconds > 0
-    feedback = ann.feedback.read_text()
+    feedback = (ann.feedback / f"{TINY}.html").read_text()
     assert HIDDEN_TESTS_PLACEHOLDER in feedback and "hidden-marker" not in feedback
 
     with open(run.grades_csv) as stream:
