@@ -125,8 +125,8 @@ def _check_regression_model(model, n_features: int, what: str) -> None:
 def _affinity_error(model, n_features: int) -> float:
     """Largest violation of f(a x + (1-a) z) = a f(x) + (1-a) f(z), relative to the output scale."""
     rng = np.random.default_rng(0)
-    heldout = _held_out_inputs_like(model, n_features, rng)
-    x, z = heldout[: len(heldout) // 2], heldout[len(heldout) // 2:][: len(heldout) // 2]
+    x, z = _synthetic_inputs(model, n_features, rng), _synthetic_inputs(model, n_features, rng)
+    # Weights outside [0, 1] extrapolate, reaching inputs where a hidden activation bends.
     a = rng.uniform(-1.0, 2.0, size=(len(x), 1)).astype(np.float32)
     mixed = model.predict(a * x + (1 - a) * z, verbose=0)
     combined = a * model.predict(x, verbose=0) + (1 - a) * model.predict(z, verbose=0)
@@ -134,14 +134,14 @@ def _affinity_error(model, n_features: int) -> float:
     return float(np.abs(mixed - combined).max() / scale)
 
 
-def _held_out_inputs_like(model, n_features: int, rng) -> np.ndarray:
-    # Points spread like real features: use the normalizer's statistics when present.
+def _synthetic_inputs(model, n_features: int, rng, count: int = 128) -> np.ndarray:
+    """Random inputs spread like the training features (the normalizer's statistics)."""
     for layer in model.layers:
         if layer.__class__.__name__ == "Normalization":
             mean = np.asarray(layer.mean).reshape(-1)
             std = np.sqrt(np.asarray(layer.variance).reshape(-1))
-            return (mean + std * rng.standard_normal((256, n_features))).astype(np.float32)
-    return rng.standard_normal((256, n_features)).astype(np.float32)
+            return (mean + std * rng.standard_normal((count, n_features))).astype(np.float32)
+    return rng.standard_normal((count, n_features)).astype(np.float32)
 
 
 # --- held-out metrics -------------------------------------------------------------------------
