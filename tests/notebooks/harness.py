@@ -16,7 +16,10 @@ TensorFlow's own noise, gives 0 points.
 """
 
 import contextlib
+import csv
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,3 +109,13 @@ class ReferenceKernel:
 
 def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[str]:
     return {grade_id for grade_id, points in scores.items() if points < max_points[grade_id]}
+
+
+def run_demo(assignment: str, output: Path) -> tuple[dict[str, dict[str, str]], str]:
+    """`autograder demo ASSIGNMENT` as a user runs it: grades.csv rows by student, and stdout."""
+    completed = subprocess.run([sys.executable, "-m", "autograder.cli", "demo", assignment, "--output", str(output)],
+                               cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    [grades] = output.glob("*/grading/grades.csv")
+    with open(grades) as stream:
+        return {row["student"]: row for row in csv.DictReader(stream)}, completed.stdout

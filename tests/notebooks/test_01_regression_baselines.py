@@ -1,15 +1,11 @@
 """Assignment 1 end to end: validation, the demo's scores, and plausible wrong solutions."""
 
-import csv
-import subprocess
-import sys
-
 import pytest
 
 from autograder import pipeline
 from autograder.course import Course
 
-from .harness import ReferenceKernel, Variant, lost_cells
+from .harness import ReferenceKernel, Variant, lost_cells, run_demo
 
 ASSIGNMENT = "01_regression_baselines"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -93,20 +89,15 @@ def test_validate_passes_assignment_1():
 
 @pytest.mark.slow
 def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
-    completed = subprocess.run([sys.executable, "-m", "autograder.cli", "demo", "01", "--output", str(tmp_path)],
-                               cwd=COURSE.root, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stderr
-    with open(tmp_path / ASSIGNMENT / "grading" / "grades.csv") as stream:
-        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    rows, output = run_demo(ASSIGNMENT, tmp_path)
     assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
         "broken": ("rejected", "0"), "half-done": ("graded", "7"),
         "reference": ("graded", "14"), "untouched": ("graded", "0")}
     half_done_cells = {cell for cell in ALL_CELLS if rows["half-done"][cell] != "0"}
     assert half_done_cells == {"test_split", "test_metrics", "test_baseline", "test_features_and_normalizer"}
-    assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in completed.stdout
+    assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in output
     for student in ("reference", "half-done", "untouched"):
-        assert (tmp_path / ASSIGNMENT / "grading" / "feedback" / student / ASSIGNMENT
-                / f"{ASSIGNMENT}.html").exists()
+        assert (tmp_path / ASSIGNMENT / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
 
 
 @pytest.mark.slow

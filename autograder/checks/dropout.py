@@ -1,0 +1,144 @@
+"""Checks for assignment 2, an MNIST MLP with a hand-written inverted dropout layer.
+
+Models take images as float32 in [0, 1] of shape (None, 28, 28) and output class
+probabilities (None, 10). Metric checks re-measure them on the MNIST test set, loaded here.
+"""
+
+import keras
+import numpy as np
+
+from .. import data
+from .common import check_compiled, check_output_shape, record
+
+# Measured with the reference notebook, `tools/calibrate.py 02 --seeds 0 1 2 3 4`
+# (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
+#   test accuracy:  seed 0: 0.9800  seed 1: 0.9789  seed 2: 0.9804  seed 3: 0.9779  seed 4: 0.9786
+#   gap without dropout minus gap with dropout (train accuracy on the 1,000 images minus test accuracy):
+#                   seed 0: 0.0115  seed 1: 0.0104  seed 2: 0.0147  seed 3: 0.0152  seed 4: 0.0155
+#   (plain gaps 0.113-0.117, dropout gaps 0.100-0.105)
+# Accuracy: worst run minus 0.2 points, above the 0.975 floor of the assignment's brief.
+TEST_ACCURACY_THRESHOLD = 0.976
+# Gap: worst run minus about half a point; dropout must narrow the gap by more than this.
+GAP_REDUCTION_THRESHOLD = 0.005
+
+
+def check_scaling(scale_function) -> None:
+    images = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28).astype(np.uint8)
+    images[0, 0, 0], images[1, 27, 27] = 0, 255
+    scaled = np.asarray(scale_function(images))
+    assert scaled.shape == images.shape, f"scaled images have shape {scaled.shape}; expected {images.shape}"
+    assert scaled.dtype == np.float32, f"scaled images are {scaled.dtype}; expected float32 (use .astype('float32'))"
+    assert np.allclose(scaled, images / 255.0, atol=1e-6), (
+        f"scaled pixels run from {scaled.min():g} to {scaled.max():g}; expected 0 to 1: divide by 255")
+
+
+# --- the dropout layer ------------------------------------------------------------------------
+
+def check_dropout_in_training(layer_class) -> None:
+    """A fraction ``rate`` of units is zeroed, survivors are scaled by 1/(1-rate), the mean is kept
+    and every call draws a new mask."""
+    for rate, shape in ((0.25, (200, 500)), (0.6, (10, 50, 200))):
+        layer = layer_class(rate=rate)
+        inputs = np.random.default_rng(0).uniform(0.5, 2.0, size=shape).astype(np.float32)
+        outputs = np.asarray(layer(inputs, training=True))
+        dropped = float(np.mean(outputs == 0))
+        assert abs(dropped - rate) < 0.01, (
+            f"with rate={rate} the layer zeroed {dropped:.1%} of the units in training; expected {rate:.0%}. "
+            "Is `rate` the probability of dropping (not of keeping) a unit?")
+        kept = outputs != 0
+        ratio = outputs[kept] / inputs[kept]
+        assert np.allclose(ratio, 1 / (1 - rate), rtol=1e-5), (
+            f"with rate={rate} surviving units were multiplied by {np.median(ratio):.4g}; expected 1/(1-rate) = "
+            f"{1 / (1 - rate):.4g}. Inverted dropout scales the survivors up in training")
+        mean_ratio = outputs.mean() / inputs.mean()
+        assert abs(mean_ratio - 1) < 0.02, (
+            f"in training the layer changes the mean activation by a factor {mean_ratio:.3f}; expected about 1")
+        again = np.asarray(layer(inputs, training=True))
+        assert not np.array_equal(again == 0, outputs == 0), (
+            "two training calls dropped exactly the same units: draw a new random mask on every call "
+            "(keras.random with a SeedGenerator, not a mask made once in __init__ or build)")
+
+
+def check_dropout_at_inference(layer_class) -> None:
+    """Identity outside training (including when ``training`` is not given), and a config that
+    rebuilds the same layer."""
+    inputs = np.random.default_rng(1).normal(size=(16, 64)).astype(np.float32)
+    layer = layer_class(rate=0.4)
+    for call, description in ((lambda: layer(inputs, training=False), "training=False"),
+                              (lambda: layer(inputs), "no training argument")):
+        assert np.allclose(np.asarray(call()), inputs), (
+            f"with {description} the layer changed its inputs; at inference dropout must return them unchanged")
+    assert np.allclose(np.asarray(layer_class(rate=0.0)(inputs, training=True)), inputs), (
+        "with rate=0 the layer must return its inputs unchanged, even in training")
+    config = layer.get_config()
+    assert config.get("rate") == 0.4, (
+        f"get_config() returned {config}; it must include 'rate' (return {{**super().get_config(), 'rate': self.rate}})")
+    rebuilt = layer_class.from_config(config)
+    assert getattr(rebuilt, "rate", None) == 0.4 and rebuilt.name == layer.name, (
+        "from_config(get_config()) did not rebuild the layer with the same rate and name")
+
+
+# --- the model --------------------------------------------------------------------------------
+
+def check_mlp(model, dropout_class, dropout_rate: float) -> None:
+    check_compiled(model)
+    assert tuple(model.input_shape) == (None, 28, 28), (
+        f"the model takes inputs of shape {tuple(model.input_shape)}; expected (None, 28, 28) images (Flatten them inside)")
+    check_output_shape(model, (None, 10), hint="end with Dense(10) over the ten digits")
+    probabilities = np.asarray(model.predict(np.random.default_rng(2).uniform(size=(8, 28, 28)).astype(np.float32), verbose=0))
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4) and probabilities.min() >= 0, (
+        "the model's outputs are not probabilities: use activation='softmax' on the last layer "
+        "(the loss sparse_categorical_crossentropy expects probabilities by default)")
+    assert not any(type(layer) is keras.layers.Dropout for layer in model.layers), (
+        "the model uses keras.layers.Dropout: use your own InvertedDropout layer")
+    own = [layer for layer in model.layers if isinstance(layer, dropout_class)]
+    if dropout_rate > 0:
+        assert own and all(layer.rate == dropout_rate for layer in own), (
+            f"the model has {len(own)} InvertedDropout layers with rates {[layer.rate for layer in own]}; "
+            f"expected at least one, each with rate {dropout_rate}, after the hidden layers")
+    else:
+        assert not own, "with dropout_rate=0 the model must have no dropout layers"
+
+
+def check_early_stopping(callback) -> None:
+    assert isinstance(callback, keras.callbacks.EarlyStopping), (
+        f"expected a keras.callbacks.EarlyStopping, got {type(callback).__name__}")
+    assert callback.monitor.startswith("val_"), (
+        f"early stopping monitors {callback.monitor!r}: watch a validation metric (val_loss or val_accuracy); "
+        "the training loss keeps falling while the model overfits")
+    assert callback.patience >= 1, "patience=0 stops at the first epoch without improvement: allow a few"
+    assert callback.restore_best_weights, (
+        "restore_best_weights is off: the model keeps the weights of its last epoch, not of its best one")
+
+
+# --- held-out measurements --------------------------------------------------------------------
+
+def measure_test_accuracy(model) -> float:
+    images, labels = data.load_mnist("test")
+    probabilities = model.predict(images.astype(np.float32) / 255.0, batch_size=1000, verbose=0)
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def check_dropout_narrows_gap(plain_model, dropout_model, train_images, train_labels) -> None:
+    """Re-measures both small-data models: accuracy on their training images minus accuracy on
+    the MNIST test set must shrink with dropout."""
+    def train_accuracy(model):
+        return float(np.mean(np.argmax(model.predict(train_images, verbose=0), axis=1) == np.asarray(train_labels)))
+    plain_train = train_accuracy(plain_model)
+    assert plain_train >= 0.99, (
+        f"the model without dropout reaches {plain_train:.1%} on its training images; it should memorise them "
+        "(nearly 100%) to show overfitting: train it for the full SMALL_EPOCHS")
+    plain_gap = record("02/plain_gap", plain_train - measure_test_accuracy(plain_model))
+    dropout_gap = record("02/dropout_gap", train_accuracy(dropout_model) - measure_test_accuracy(dropout_model))
+    reduction = record("02/gap_reduction", plain_gap - dropout_gap)
+    assert reduction > GAP_REDUCTION_THRESHOLD, (
+        f"train-test accuracy gap: {plain_gap:.1%} without dropout, {dropout_gap:.1%} with it; dropout should "
+        f"narrow it by more than {GAP_REDUCTION_THRESHOLD:.1%}. Is the dropout model using your layer, and is "
+        "the layer active in training?")
+
+
+def check_test_accuracy(model) -> None:
+    accuracy = record("02/test_accuracy", measure_test_accuracy(model))
+    assert accuracy >= TEST_ACCURACY_THRESHOLD, (
+        f"the model's accuracy on the MNIST test set is {accuracy:.2%}; it must reach {TEST_ACCURACY_THRESHOLD:.1%}. "
+        "Check the scaling of the inputs, the learning rate and that early stopping restores the best weights")

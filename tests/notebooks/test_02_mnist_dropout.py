@@ -1,0 +1,96 @@
+"""Assignment 2 end to end: validation, the demo's scores, and plausible wrong solutions."""
+
+import pytest
+
+from autograder import pipeline
+from autograder.course import Course
+
+from .harness import ReferenceKernel, Variant, lost_cells, run_demo
+
+ASSIGNMENT = "02_mnist_dropout"
+COURSE = Course.find(__file__)
+MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
+TOTAL = sum(MAX_POINTS.values())
+
+KEEP_MASK = "keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate"
+SCALED_SURVIVORS = "return ops.where(keep, inputs / (1 - self.rate), ops.zeros_like(inputs))"
+
+WRONG_SOLUTIONS = {
+    "pixels-not-scaled": Variant(
+        (("return images.astype(np.float32) / 255.0", "return images.astype(np.float32)"),),
+        frozenset({"test_scaling"})),
+    "survivors-not-rescaled": Variant(
+        ((SCALED_SURVIVORS, "return ops.where(keep, inputs, ops.zeros_like(inputs))"),),
+        frozenset({"test_dropout_in_training"})),
+    "survivors-scaled-down-instead-of-up": Variant(
+        ((SCALED_SURVIVORS, "return ops.where(keep, inputs * (1 - self.rate), ops.zeros_like(inputs))"),),
+        frozenset({"test_dropout_in_training"})),
+    "rate-used-as-keep-probability": Variant(
+        ((KEEP_MASK, KEEP_MASK.replace(">= self.rate", "< self.rate")),),
+        frozenset({"test_dropout_in_training"})),
+    "dropout-active-at-inference": Variant(
+        (("if not training or self.rate == 0:", "if self.rate == 0:"),),
+        frozenset({"test_dropout_at_inference"})),
+    "config-without-the-rate": Variant(
+        (('return {**super().get_config(), "rate": self.rate, "seed": self.seed}', "return super().get_config()"),),
+        frozenset({"test_dropout_at_inference"})),
+    "keras-dropout-instead-of-own-layer": Variant(
+        (("x = InvertedDropout(dropout_rate)(x)", "x = layers.Dropout(dropout_rate)(x)"),),
+        frozenset({"test_mlp"})),
+    "logits-without-softmax": Variant(
+        (('outputs = layers.Dense(10, activation="softmax")(x)', "outputs = layers.Dense(10)(x)"),),
+        frozenset({"test_mlp"})),
+    "early-stopping-on-the-training-loss": Variant(
+        (('monitor="val_loss"', 'monitor="loss"'),),
+        frozenset({"test_early_stopping"})),
+    "early-stopping-keeps-the-last-weights": Variant(
+        (("restore_best_weights=True", "restore_best_weights=False"),),
+        frozenset({"test_early_stopping"})),
+    "one-epoch-of-training": Variant(
+        (("epochs=MAX_EPOCHS,", "epochs=1,"),),
+        frozenset({"test_test_accuracy"}), rerun="rest"),
+}
+
+# Another reasonable solution: a float mask multiplied in, wider layers, early stopping on accuracy.
+DIFFERENT_BUT_CORRECT = Variant((
+    (SCALED_SURVIVORS, "return inputs * ops.cast(keep, inputs.dtype) / (1 - self.rate)"),
+    ("HIDDEN_UNITS = 512", "HIDDEN_UNITS = 384"),
+    ('monitor="val_loss"', 'monitor="val_accuracy", mode="max"'),
+), rerun="rest")
+
+
+@pytest.fixture(scope="module")
+def variant_scores():
+    """The reference notebook runs once; each variant re-runs only what it changes."""
+    kernel = ReferenceKernel(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    with kernel.running():
+        assert kernel.reference_scores == MAX_POINTS, "the reference solution must earn full marks"
+        return kernel.score({**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
+def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(variant_scores, name):
+    assert lost_cells(variant_scores[name], MAX_POINTS) == WRONG_SOLUTIONS[name].lost
+
+
+@pytest.mark.slow
+def test_a_different_but_correct_solution_earns_full_marks(variant_scores):
+    assert variant_scores["different-but-correct"] == MAX_POINTS
+
+
+@pytest.mark.slow
+def test_validate_passes_assignment_2():
+    [result] = pipeline.validate(COURSE, [ASSIGNMENT])
+    assert result.ok, result.problems
+    assert (result.solution.score, result.untouched.score) == (TOTAL, 0)
+
+
+@pytest.mark.slow
+def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
+    rows, output = run_demo(ASSIGNMENT, tmp_path)
+    assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
+        "broken": ("rejected", "0"), "half-done": ("graded", "5"),
+        "reference": ("graded", f"{TOTAL:g}"), "untouched": ("graded", "0")}
+    assert {cell for cell in MAX_POINTS if rows["half-done"][cell] != "0"} == {
+        "test_scaling", "test_dropout_in_training", "test_dropout_at_inference"}
