@@ -8,7 +8,6 @@ students only ``split="train"`` and the checks re-measure models on ``split="tes
 
 import gzip
 import hashlib
-import io
 import json
 import re
 import tarfile

@@ -107,6 +107,14 @@ class ReferenceKernel:
         return scores
 
 
+def score_variants(notebook_path: Path, variants: dict[str, Variant], max_points: dict[str, float]):
+    """Run the reference once (it must earn full marks), then score every variant."""
+    kernel = ReferenceKernel(notebook_path)
+    with kernel.running():
+        assert kernel.reference_scores == max_points, "the reference solution must earn full marks"
+        return kernel.score(variants)
+
+
 def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[str]:
     return {grade_id for grade_id, points in scores.items() if points < max_points[grade_id]}
 

@@ -5,7 +5,7 @@ import pytest
 from autograder import pipeline
 from autograder.course import Course
 
-from .harness import ReferenceKernel, Variant, lost_cells, run_demo
+from .harness import Variant, lost_cells, run_demo, score_variants
 
 ASSIGNMENT = "01_regression_baselines"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -63,10 +63,8 @@ DIFFERENT_BUT_CORRECT = Variant((
 @pytest.fixture(scope="module")
 def variant_scores():
     """The reference notebook runs once; each variant re-runs only what it changes."""
-    kernel = ReferenceKernel(COURSE.source_dir / ASSIGNMENT / NOTEBOOK)
-    with kernel.running():
-        assert kernel.reference_scores == MAX_POINTS, "the reference solution must earn full marks"
-        return kernel.score({**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT})
+    variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
+    return score_variants(COURSE.source_dir / ASSIGNMENT / NOTEBOOK, variants, MAX_POINTS)
 
 
 @pytest.mark.slow
