@@ -114,7 +114,9 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
     directories = dict(root=output, source_directory=course.source_dir, release_directory=output / "release",
                        db_url=db_url)
-    _nbgrader(GenerateAssignment, course, assignment, course.nbgrader_config(**directories), create_assignment=True)
+    config = course.nbgrader_config(**directories)
+    cells = course.grade_cells(assignment)
+    _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
 
     results = []
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
@@ -122,13 +124,13 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
         try:
             _preflight(course, assignment, student_dir / assignment, output / "submitted" / student / assignment)
         except SubmissionError as error:
-            results.append(_ungraded(course, assignment, student, "rejected", str(error)))
+            results.append(_ungraded(student, "rejected", str(error), cells))
             continue
-        results.append(_autograde(course, assignment, student, directories, timeout_s))
+        results.append(_autograde(course, assignment, student, directories, cells, timeout_s))
 
     for result in results:
         if result.status == "graded":
-            _nbgrader(GenerateFeedback, course, assignment, course.nbgrader_config(**directories), student=result.student)
+            _nbgrader(GenerateFeedback, course, assignment, config, student=result.student)
             result.feedback = output / "feedback" / result.student / assignment
     grades_csv = reports.write_grades_csv(results, output / "grades.csv")
     return GradingRun(assignment, output, results, grades_csv)
@@ -157,7 +159,8 @@ def _preflight(course: Course, assignment: str, submitted: Path, destination: Pa
         nbformat.write(notebook, destination / name)
 
 
-def _autograde(course: Course, assignment: str, student: str, directories: dict, timeout_s: float) -> SubmissionResult:
+def _autograde(course: Course, assignment: str, student: str, directories: dict, cells: list[tuple[str, float]],
+               timeout_s: float) -> SubmissionResult:
     logs = directories["root"] / "logs"
     logs.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={student}",
@@ -166,17 +169,16 @@ def _autograde(course: Course, assignment: str, student: str, directories: dict,
     measured = dict(wall_seconds=outcome.wall_seconds, peak_memory_mb=outcome.peak_memory_mb,
                     device=available_device())
     if outcome.timed_out:
-        return _ungraded(course, assignment, student, "timed out",
-                         f"the notebook ran past the {timeout_s:.0f} s limit", **measured)
-    cells = _scores(course, assignment, student, directories["db_url"])
-    if outcome.exit_code != 0 or cells is None:
+        return _ungraded(student, "timed out", f"the notebook ran past the {timeout_s:.0f} s limit", cells, **measured)
+    scores = _scores(assignment, student, directories["db_url"], cells)
+    if outcome.exit_code != 0 or scores is None:
         tail = (logs / f"{student}.log").read_text(errors="replace").strip().splitlines()[-3:]
-        return _ungraded(course, assignment, student, "failed",
-                         f"nbgrader autograde exited with {outcome.exit_code}: " + " | ".join(tail), **measured)
-    return SubmissionResult(student, "graded", cells=cells, **measured)
+        return _ungraded(student, "failed", f"nbgrader autograde exited with {outcome.exit_code}: " + " | ".join(tail),
+                         cells, **measured)
+    return SubmissionResult(student, "graded", cells=scores, **measured)
 
 
-def _scores(course: Course, assignment: str, student: str, db_url: str) -> list[CellScore] | None:
+def _scores(assignment: str, student: str, db_url: str, cells: list[tuple[str, float]]) -> list[CellScore] | None:
     with Gradebook(db_url) as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
@@ -184,12 +186,12 @@ def _scores(course: Course, assignment: str, student: str, db_url: str) -> list[
             return None
         grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         return [CellScore(grade_id, float(grades[grade_id].score), float(grades[grade_id].max_score))
-                for grade_id, _ in course.grade_cells(assignment) if grade_id in grades]
+                for grade_id, _ in cells if grade_id in grades]
 
 
-def _ungraded(course: Course, assignment: str, student: str, status: str, reason: str, **measured) -> SubmissionResult:
-    cells = [CellScore(grade_id, 0.0, points) for grade_id, points in course.grade_cells(assignment)]
-    return SubmissionResult(student, status, reason, cells, **measured)
+def _ungraded(student: str, status: str, reason: str, cells: list[tuple[str, float]], **measured) -> SubmissionResult:
+    zeros = [CellScore(grade_id, 0.0, points) for grade_id, points in cells]
+    return SubmissionResult(student, status, reason, zeros, **measured)
 
 
 # --- validate ---------------------------------------------------------------------------------

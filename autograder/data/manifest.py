@@ -18,7 +18,7 @@ class DataFile:
     """Path inside the course data folder (and inside a mirror)."""
     sha256: str
     size: int
-    """Size in bytes, for progress messages."""
+    """Size in bytes, as in the data README (a reader's cross-check; sha256 is what fetch checks)."""
     url: str | None
     """Public download address of these exact bytes, or None (mirror only)."""
 

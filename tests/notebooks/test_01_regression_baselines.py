@@ -11,7 +11,6 @@ ASSIGNMENT = "01_regression_baselines"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE = Course.find(__file__)
 MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
-ALL_CELLS = set(MAX_POINTS)
 
 WRONG_SOLUTIONS = {
     "normalizer-adapted-on-all-houses": Variant(
@@ -91,7 +90,7 @@ def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
     assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
         "broken": ("rejected", "0"), "half-done": ("graded", "7"),
         "reference": ("graded", "14"), "untouched": ("graded", "0")}
-    half_done_cells = {cell for cell in ALL_CELLS if rows["half-done"][cell] != "0"}
+    half_done_cells = {cell for cell in MAX_POINTS if rows["half-done"][cell] != "0"}
     assert half_done_cells == {"test_split", "test_metrics", "test_baseline", "test_features_and_normalizer"}
     assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in output
     for student in ("reference", "half-done", "untouched"):
