@@ -171,6 +171,21 @@ def test_imdb_loader_reads_labelled_reviews_of_one_split(data_folder):
     assert texts == ["great", "awful"] and labels.tolist() == [1, 0] and labels.dtype == np.int64
 
 
+def test_flower_held_out_split_takes_a_fixed_fifth_of_each_class(data_folder):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        names = ["flower_photos/LICENSE.txt"] + [f"flower_photos/{flower}/{i}_n.jpg"
+                                                 for flower in data.FLOWER_CLASSES for i in range(10)]
+        for name in names:
+            archive.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+    write_files(data_folder, {"flowers/flower_photos_subset.tgz": buffer.getvalue()})
+    (train, train_labels), (test, test_labels) = data.load_flower_photos("train"), data.load_flower_photos("test")
+    assert np.bincount(train_labels).tolist() == [8] * 5 and np.bincount(test_labels).tolist() == [2] * 5
+    assert not set(train) & set(test) and all(f"/{data.FLOWER_CLASSES[label]}/" in path
+                                              for path, label in zip(train + test, [*train_labels, *test_labels]))
+    assert data.load_flower_photos("test")[0] == test, "the same photos are held out every time"
+
+
 def test_enron_loader_labels_each_email_and_names_its_mailbox_owner(data_folder):
     write_files(data_folder, {
         "enron-spam/ham.txt.gz": gzip.compress(b"Subject: meeting\r\nSubject: report\r\n"),
@@ -211,4 +226,9 @@ def test_real_loaders_give_the_documented_shapes():
     photos = data.flower_photos_dir()
     assert sorted(len(list((photos / c).glob("*.jpg"))) for c in
                   ("daisy", "dandelion", "roses", "sunflowers", "tulips")) == [200] * 5
+    paths, labels = data.load_flower_photos("train")
+    assert len(paths) == 800 and np.bincount(labels).tolist() == [160] * 5
+    assert len(data.load_flower_photos("test")[0]) == 200
     assert data.mobilenet_v2_weights_path().stat().st_size == 9421704
+    base = data.load_mobilenet_v2_base(96)
+    assert base.output_shape == (None, 3, 3, 1280) and base.count_params() == 2_257_984

@@ -3,15 +3,19 @@
 from .loaders import (
     AMES_HELD_OUT_PERCENT,
     AMES_MAX_LIVING_AREA,
+    FLOWER_CLASSES,
+    FLOWERS_HELD_OUT_PERCENT,
     flower_photos_dir,
     load_ames,
     load_california_housing,
     load_enron_spam,
     load_fashion_mnist,
+    load_flower_photos,
     load_imdb_reviews,
     load_imdb_word_index,
     load_kaggle_house_prices,
     load_mnist,
+    load_mobilenet_v2_base,
     load_shakespeare,
     mobilenet_v2_weights_path,
     read_idx,
@@ -20,9 +24,9 @@ from .manifest import MANIFEST, DataFile
 from .store import FetchResult, data_dir, data_path, fetch, verify
 
 __all__ = [
-    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "MANIFEST", "DataFile", "FetchResult",
+    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "MANIFEST", "DataFile", "FetchResult",
     "data_dir", "data_path", "fetch", "verify", "read_idx",
     "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",
     "load_shakespeare", "load_enron_spam", "load_ames", "load_california_housing",
-    "load_kaggle_house_prices", "flower_photos_dir", "mobilenet_v2_weights_path",
+    "load_kaggle_house_prices", "flower_photos_dir", "load_flower_photos", "mobilenet_v2_weights_path", "load_mobilenet_v2_base",
 ]

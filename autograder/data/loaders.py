@@ -1,8 +1,9 @@
 """One loader per course dataset, reading only the course data folder (never the network).
 
 Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIST, IMDB) it is
-``split="test"``. The Ames houses have none, so the kit holds back a fixed 20% (chosen by a stable
-hash of the parcel id, identical on every machine) as ``split="test"``; assignments hand
+``split="test"``. The Ames houses and the flower photos have none, so the kit holds back a fixed
+20% (chosen by a stable hash of the parcel id or file name, identical on every machine) as
+``split="test"``; assignments hand
 students only ``split="train"`` and the checks re-measure models on ``split="test"``.
 """
 
@@ -22,6 +23,8 @@ AMES_HELD_OUT_PERCENT = 20
 # De Cock's documentation recommends removing the five houses above 4000 sq ft (three partial
 # sales far below market value, two unusual sales) before giving the data to students.
 AMES_MAX_LIVING_AREA = 4000
+FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
+FLOWERS_HELD_OUT_PERCENT = 20
 _SPLITS = ("train", "test")
 
 
@@ -133,6 +136,43 @@ def load_california_housing() -> pd.DataFrame:
 def load_kaggle_house_prices() -> pd.DataFrame:
     """Kaggle "House Prices" train.csv: 1460 rows, 81 columns including ``SalePrice``."""
     return pd.read_csv(data_path("housing/kaggle-house-prices/train.csv"))
+
+
+def _flower_held_out(file_names: list[str]) -> set[str]:
+    order = sorted(file_names, key=lambda name: hashlib.sha256(name.encode()).hexdigest())
+    return set(order[len(order) - len(order) * FLOWERS_HELD_OUT_PERCENT // 100:])
+
+
+def load_flower_photos(split: str = "train") -> tuple[list[str], np.ndarray]:
+    """JPEG file paths and int64 labels (indices into ``FLOWER_CLASSES``), class by class.
+
+    The held-out ``split="test"`` is a fixed 20% of each class (40 photos), chosen by the sha256
+    of the file name, as in the data README's linear-probe check.
+    """
+    _check_split(split)
+    paths, labels = [], []
+    for label, name in enumerate(FLOWER_CLASSES):
+        files = sorted(path.name for path in (flower_photos_dir() / name).glob("*.jpg"))
+        held_out = _flower_held_out(files)
+        chosen = [file for file in files if (file in held_out) == (split == "test")]
+        paths += [str(flower_photos_dir() / name / file) for file in chosen]
+        labels += [label] * len(chosen)
+    return paths, np.array(labels, dtype=np.int64)
+
+
+def load_mobilenet_v2_base(image_size: int = 160):
+    """ImageNet-pretrained MobileNetV2 without its classifier, for (image_size, image_size, 3)
+    inputs preprocessed to [-1, 1]; outputs feature maps (None, s, s, 1280), s = image_size / 32.
+
+    Built from the course's weights file (the no-top weights fit any input size), so nothing is
+    downloaded.
+    """
+    import keras  # here, so that the data commands do not start TensorFlow
+
+    base = keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), include_top=False,
+                                          weights=None)
+    base.load_weights(mobilenet_v2_weights_path())
+    return base
 
 
 def flower_photos_dir() -> Path:

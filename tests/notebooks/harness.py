@@ -18,6 +18,7 @@ TensorFlow's own noise, gives 0 points.
 import contextlib
 import csv
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade
 
+from autograder import pipeline
 from autograder.execution import grading_environment
 from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE
 
@@ -107,16 +109,23 @@ class ReferenceKernel:
         return scores
 
 
-def score_variants(notebook_path: Path, variants: dict[str, Variant], max_points: dict[str, float]):
-    """Run the reference once (it must earn full marks), then score every variant."""
+def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
+    """Points per graded cell of the reference notebook (as "reference") and of every variant."""
     kernel = ReferenceKernel(notebook_path)
     with kernel.running():
-        assert kernel.reference_scores == max_points, "the reference solution must earn full marks"
-        return kernel.score(variants)
+        return {"reference": kernel.reference_scores, **kernel.score(variants)}
 
 
 def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[str]:
     return {grade_id for grade_id, points in scores.items() if points < max_points[grade_id]}
+
+
+def grade_untouched_student_version(course, assignment: str, scratch: Path):
+    """The committed student version, submitted unchanged and graded by `autograder grade`."""
+    submitted = scratch / "submitted" / "untouched" / assignment
+    shutil.copytree(course.release_dir / assignment, submitted)
+    [result] = pipeline.grade(course, assignment, scratch / "submitted", scratch / "grading").results
+    return result
 
 
 def run_demo(assignment: str, output: Path) -> tuple[dict[str, dict[str, str]], str]:

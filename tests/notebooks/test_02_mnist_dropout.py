@@ -63,7 +63,12 @@ DIFFERENT_BUT_CORRECT = Variant((
 def variant_scores():
     """The reference notebook runs once; each variant re-runs only what it changes."""
     variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
-    return score_variants(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", variants, MAX_POINTS)
+    return score_variants(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", variants)
+
+
+@pytest.mark.slow
+def test_the_reference_solution_earns_full_marks(variant_scores):
+    assert variant_scores["reference"] == MAX_POINTS
 
 
 @pytest.mark.slow

@@ -1,0 +1,295 @@
+"""Checks for assignment 3, transfer learning with MobileNetV2 on the course's flower photos.
+
+Every model takes images the way the student's ``make_dataset`` delivers them: float32
+(None, size, size, 3), MobileNetV2-preprocessed to [-1, 1], and outputs logits (None, 5) for
+``data.FLOWER_CLASSES``. Metric checks re-measure models on the 200 held-out photos
+(``data.load_flower_photos("test")``), decoded and preprocessed here.
+"""
+
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from .. import data
+from .common import check_close, check_output_shape, record
+
+NUM_CLASSES = len(data.FLOWER_CLASSES)
+CHECK_IMAGE_SIZE = 96  # small inputs keep the structural checks fast; MobileNetV2 takes any size
+
+# Held-out accuracy (200 photos), reference notebook at 160 px, `tools/calibrate.py 03 --seeds 0 1 2 3 4`
+# (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
+#   fine-tuned:          seed 0: 0.825  seed 1: 0.820  seed 2: 0.855  seed 3: 0.815  seed 4: 0.800
+#   feature extraction:  seed 0: 0.820  seed 1: 0.790  seed 2: 0.805  seed 3: 0.780  seed 4: 0.790
+#   from scratch:        seed 0: 0.500  seed 1: 0.500  seed 2: 0.525  seed 3: 0.460  seed 4: 0.470
+# Threshold: the worst fine-tuned run minus 2 points (4 photos).
+HELD_OUT_ACCURACY_THRESHOLD = 0.78
+# The brief: transfer must beat the from-scratch CNN by at least 15 points (measured: 32-36).
+TRANSFER_ADVANTAGE_THRESHOLD = 0.15
+# Fine-tuning minus feature extraction, measured: +0.005 +0.03 +0.05 +0.035 +0.01 (it never lost).
+# Allowed loss: 3 points, about one standard error of an accuracy measured on 200 photos.
+FINE_TUNING_MARGIN = 0.03
+# "Much lower": at most a tenth of phase 1's learning rate, as in the Keras transfer-learning guide.
+FINE_TUNING_RATE_FACTOR = 0.1
+
+
+def preprocess_photos(paths, image_size: int) -> np.ndarray:
+    """The reference preprocessing: decode -> resize (bilinear) -> MobileNetV2's [-1, 1] scaling."""
+    images = [tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), (image_size, image_size))
+              for path in paths]
+    return keras.applications.mobilenet_v2.preprocess_input(np.stack(images)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def held_out_photos(image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    paths, labels = data.load_flower_photos("test")
+    return preprocess_photos(paths, image_size), labels
+
+
+def held_out_accuracy(model, name: str) -> float:
+    image_size = model.input_shape[1]
+    images, labels = held_out_photos(image_size)
+    logits = model.predict(images, batch_size=50, verbose=0)
+    return record(f"held_out_accuracy/{name}", np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def _sample_photos(count: int = 10) -> tuple[list[str], np.ndarray]:
+    paths, labels = data.load_flower_photos("train")
+    step = len(paths) // count
+    return paths[::step][:count], labels[::step][:count]
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def _base_of(model):
+    """The MobileNetV2 nested in a transfer model."""
+    bases = [layer for layer in _all_layers(model) if isinstance(layer, keras.Model)
+             and any(inner.name == "Conv1" for inner in layer.layers)]
+    assert bases, ("the model contains no MobileNetV2: call the `base` you were given on the "
+                   "(augmented) inputs, base(x, training=False)")
+    return bases[0]
+
+
+# --- the input pipeline --------------------------------------------------------------------------
+
+def check_pipeline(make_dataset, image_size: int = 160, batch_size: int = 4) -> None:
+    paths, labels = _sample_photos()
+    dataset = make_dataset(paths, labels, image_size, batch_size=batch_size, training=False)
+    assert isinstance(dataset, tf.data.Dataset), f"make_dataset returned {type(dataset).__name__}; expected a tf.data.Dataset"
+    batches = list(dataset.as_numpy_iterator())
+    assert all(isinstance(batch, tuple) and len(batch) == 2 for batch in batches), (
+        "each element of the dataset should be an (images, labels) pair")
+    assert len(batches) == -(-len(paths) // batch_size), (
+        f"{len(paths)} photos in batches of {batch_size} gave {len(batches)} batches; expected "
+        f"{-(-len(paths) // batch_size)}: batch the dataset with batch_size (after map and cache)")
+    images = np.concatenate([batch[0] for batch in batches])
+    assert images.shape == (len(paths), image_size, image_size, 3), (
+        f"images have shape {images.shape}; expected {(len(paths), image_size, image_size, 3)}: "
+        "decode with channels=3 and resize to (image_size, image_size)")
+    assert images.dtype == np.float32, f"images are {images.dtype}; expected float32"
+    low, high = float(images.min()), float(images.max())
+    assert low < -0.5 and -1.001 <= low and high <= 1.001, (
+        f"pixel values run from {low:.3g} to {high:.3g}; MobileNetV2 expects [-1, 1]: apply "
+        "keras.applications.mobilenet_v2.preprocess_input to the 0-255 pixels (it computes x / 127.5 - 1)")
+    assert np.array_equal(np.concatenate([batch[1] for batch in batches]), labels), (
+        "the labels do not match the photos in order: shuffle only when training=True")
+    difference = float(np.mean(np.abs(images - preprocess_photos(paths, image_size))))
+    assert difference < 0.02, (
+        f"images differ from decode -> resize -> preprocess_input by {difference:.3f} on average: resize the "
+        "whole photo (no crop), keep RGB order, and leave augmentation to the model")
+    again = np.concatenate([batch[0] for batch in dataset.as_numpy_iterator()])
+    assert np.array_equal(again, images), (
+        "two passes over make_dataset(..., training=False) give different images: randomness "
+        "(augmentation, shuffling) belongs to training only")
+    training = make_dataset(paths, labels, image_size, batch_size=batch_size, training=True)
+    training_labels = np.concatenate([batch[1] for batch in training.as_numpy_iterator()])
+    assert sorted(training_labels) == sorted(labels), (
+        "make_dataset(..., training=True) does not yield every photo exactly once per pass")
+
+
+# --- augmentation --------------------------------------------------------------------------------
+
+def check_augmentation(augmentation) -> None:
+    images = preprocess_photos(_sample_photos(4)[0], CHECK_IMAGE_SIZE)
+    at_inference = keras.ops.convert_to_numpy(augmentation(images, training=False))
+    check_close(at_inference, images, "the augmentation's output at inference (training=False)", atol=1e-5)
+    augmented = keras.ops.convert_to_numpy(augmentation(images, training=True))
+    assert augmented.shape == images.shape, (
+        f"augmentation changed the shape {images.shape} to {augmented.shape}: augmentations must keep the image size")
+    assert not np.allclose(augmented, images, atol=1e-3), (
+        "augmentation left the images unchanged in training (training=True): add random layers such as "
+        "RandomFlip and RandomRotation")
+    low, high = float(augmented.min()), float(augmented.max())
+    shift = abs(float(augmented.mean() - images.mean()))
+    assert -1.05 <= low and high <= 1.05 and shift < 0.15, (
+        f"augmentation moved the pixels to [{low:.3g}, {high:.3g}] (mean shifted by {shift:.3g}); they should stay "
+        "in [-1, 1]: pass value_range=(-1, 1) to layers such as RandomContrast or RandomBrightness, which assume 0-255")
+
+
+def check_deterministic_at_inference(model, what: str) -> None:
+    images = held_out_photos(model.input_shape[1])[0][:4]
+    first, second = (keras.ops.convert_to_numpy(model(images, training=False)) for _ in range(2))
+    assert np.allclose(first, second, atol=1e-5), (
+        f"{what} gives different outputs for the same photos at inference (training=False): augmentation and "
+        "dropout must act only in training; do not force training=True when calling a layer")
+
+
+def check_logits(model, what: str) -> None:
+    outputs = keras.ops.convert_to_numpy(model(held_out_photos(model.input_shape[1])[0][:4], training=False))
+    probabilities_like = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1, atol=1e-3)
+    assert not probabilities_like, (
+        f"{what} outputs rows that sum to 1 (a softmax); compile_model's loss expects logits: "
+        "leave the last Dense layer without an activation")
+
+
+# --- models and compilation ----------------------------------------------------------------------
+
+def check_compile_model(compile_model) -> None:
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(NUM_CLASSES)])
+    model.set_weights([np.arange(15, dtype=np.float32).reshape(3, 5) / 10, np.zeros(5, np.float32)])
+    result = compile_model(model, 0.0123)
+    assert result is None or result is model, "compile_model should compile the model it is given"
+    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert np.isclose(learning_rate, 0.0123), (
+        f"compile_model(model, 0.0123) set a learning rate of {learning_rate:g}; use the learning_rate argument")
+    inputs = np.array([[1.0, -1.0, 0.5], [0.2, 0.3, -0.4]], np.float32)
+    labels = np.array([4, 0])
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, model(inputs))
+    loss = model.evaluate(inputs, labels, verbose=0, return_dict=True)
+    check_close(loss["loss"], keras.ops.convert_to_numpy(expected),
+                "the compiled loss on logits (hint: SparseCategoricalCrossentropy(from_logits=True))", rtol=1e-4)
+    assert "accuracy" in loss, f"compile_model should track accuracy; the metrics are {sorted(loss)}"
+
+
+def check_scratch_cnn(build_scratch_cnn) -> None:
+    model = build_scratch_cnn(CHECK_IMAGE_SIZE, NUM_CLASSES)
+    check_output_shape(model, (None, NUM_CLASSES), "the from-scratch CNN")
+    assert model.input_shape == (None, CHECK_IMAGE_SIZE, CHECK_IMAGE_SIZE, 3), (
+        f"build_scratch_cnn({CHECK_IMAGE_SIZE}, {NUM_CLASSES}) takes inputs {model.input_shape}; expected "
+        f"(None, {CHECK_IMAGE_SIZE}, {CHECK_IMAGE_SIZE}, 3)")
+    assert any(isinstance(layer, layers.Conv2D) for layer in _all_layers(model)), "the CNN has no Conv2D layer"
+    assert not any(isinstance(layer, keras.Model) and layer.name.startswith("mobilenetv2") for layer in _all_layers(model)), (
+        "the from-scratch CNN contains MobileNetV2: it should learn from the photos alone")
+    check_logits(model, "the from-scratch CNN")
+    check_deterministic_at_inference(model, "the from-scratch CNN")
+
+
+def check_feature_extraction_model(build_transfer_model) -> None:
+    base = data.load_mobilenet_v2_base(CHECK_IMAGE_SIZE)
+    model = build_transfer_model(base, NUM_CLASSES)
+    check_output_shape(model, (None, NUM_CLASSES), "the transfer model")
+    assert _base_of(model) is base, "the model should use the `base` it was given, not build another"
+    assert not base.trainable, (
+        "the base is trainable: in phase 1 only the new head learns; set base.trainable = False")
+    base_weights = {id(weight) for weight in base.weights}
+    head = [weight for weight in model.trainable_weights if id(weight) not in base_weights]
+    assert head and len(head) == len(model.trainable_weights), (
+        f"{len(model.trainable_weights) - len(head)} of the base's weights are trainable and the head has "
+        f"{len(head)}: freeze the whole base and give the model a new Dense head")
+    check_batch_norm_in_inference_mode(model)
+    check_logits(model, "the transfer model")
+    check_deterministic_at_inference(model, "the transfer model")
+
+
+def check_batch_norm_in_inference_mode(model) -> None:
+    """A training-mode call must leave every BatchNormalization layer's moving statistics alone."""
+    norms = [layer for layer in _all_layers(model) if isinstance(layer, layers.BatchNormalization)]
+    saved = [[keras.ops.convert_to_numpy(v) for v in (norm.moving_mean, norm.moving_variance)] for norm in norms]
+    images = held_out_photos(model.input_shape[1])[0][:4]
+    model(images, training=True)
+    changed = []
+    for norm, (mean, variance) in zip(norms, saved):
+        if not np.array_equal(keras.ops.convert_to_numpy(norm.moving_mean), mean):
+            changed.append(norm.name)
+        norm.moving_mean.assign(mean)
+        norm.moving_variance.assign(variance)
+    assert not changed, (
+        f"a training step updated the statistics of {len(changed)} BatchNormalization layers ({changed[0]}, ...): "
+        "keep them in inference mode with layer.trainable = False (in Keras 3 fit() runs a trainable "
+        "BatchNormalization layer in training mode even when the base was called with training=False)")
+
+
+# --- fine-tuning ---------------------------------------------------------------------------------
+
+def check_unfreeze_top_layers(unfreeze_top_layers, first_layer_name: str = "block_13_expand") -> None:
+    base = data.load_mobilenet_v2_base(CHECK_IMAGE_SIZE)
+    base.trainable = False
+    unfreeze_top_layers(base, first_layer_name)
+    assert base.trainable, ("the base is still frozen: set base.trainable = True first (a frozen model "
+                            "keeps all its layers frozen), then freeze the lower layers again")
+    first = [layer.name for layer in base.layers].index(first_layer_name)
+    for index, layer in enumerate(base.layers):
+        if not layer.weights:
+            continue
+        if isinstance(layer, layers.BatchNormalization):
+            assert not layer.trainable, (
+                f"BatchNormalization layer {layer.name} is trainable: keep every BatchNormalization layer frozen "
+                "(trainable = False) so that it stays in inference mode")
+        elif index < first:
+            assert not layer.trainable, (
+                f"layer {layer.name}, below {first_layer_name}, is trainable: unfreeze only the top layers, from "
+                f"{first_layer_name} on")
+        else:
+            assert layer.trainable, f"layer {layer.name}, from {first_layer_name} on, is still frozen"
+
+
+def check_fine_tuned_base(model, first_layer_name: str) -> None:
+    """The trained model: its top layers changed, and nothing else in the base did."""
+    base = _base_of(model)
+    pretrained = data.load_mobilenet_v2_base(base.input_shape[1])
+    first = [layer.name for layer in base.layers].index(first_layer_name)
+    changed_on_top = []
+    for index, (layer, original) in enumerate(zip(base.layers, pretrained.layers)):
+        same = all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+                   for a, b in zip(layer.weights, original.weights))
+        if isinstance(layer, layers.BatchNormalization):
+            assert same, (
+                f"fine-tuning changed BatchNormalization layer {layer.name} (its statistics or scale): keep every "
+                "BatchNormalization layer frozen, and compile after changing trainable flags")
+        elif index < first:
+            assert same, f"fine-tuning changed {layer.name}, below {first_layer_name}: it should have stayed frozen"
+        elif layer.weights and not same:
+            changed_on_top.append(layer.name)
+    assert changed_on_top, (
+        f"fine-tuning changed none of the layers from {first_layer_name} on: compile the model again after "
+        "unfreezing (compile captures which weights are trainable), then fit")
+
+
+def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) -> None:
+    rates = [float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+             for model in (feature_extraction_model, fine_tuned_model)]
+    assert rates[1] <= FINE_TUNING_RATE_FACTOR * rates[0] * (1 + 1e-6), (
+        f"fine-tuning used a learning rate of {rates[1]:g}, phase 1 {rates[0]:g}: fine-tune with a much lower rate "
+        f"(at most {FINE_TUNING_RATE_FACTOR:g} x phase 1's), or the large updates wreck the pretrained features")
+
+
+# --- held-out accuracy ---------------------------------------------------------------------------
+
+def check_held_out_accuracy(model) -> None:
+    accuracy = held_out_accuracy(model, "fine_tuned")
+    assert accuracy >= HELD_OUT_ACCURACY_THRESHOLD, (
+        f"the fine-tuned model classifies {accuracy:.1%} of the 200 held-out photos correctly; expected at least "
+        f"{HELD_OUT_ACCURACY_THRESHOLD:.0%}. Check the phase 1 head and training, and the fine-tuning learning rate")
+
+
+def check_transfer_beats_scratch(transfer_model, scratch_model) -> None:
+    transfer = held_out_accuracy(transfer_model, "fine_tuned")
+    scratch = held_out_accuracy(scratch_model, "scratch")
+    assert transfer - scratch >= TRANSFER_ADVANTAGE_THRESHOLD, (
+        f"on the held-out photos the transfer model scores {transfer:.1%} and the from-scratch CNN {scratch:.1%}; "
+        f"transfer should win by at least {TRANSFER_ADVANTAGE_THRESHOLD * 100:.0f} percentage points")
+
+
+def check_fine_tuning_keeps_accuracy(feature_extraction_model, fine_tuned_model) -> None:
+    before = held_out_accuracy(feature_extraction_model, "feature_extraction")
+    after = held_out_accuracy(fine_tuned_model, "fine_tuned")
+    assert after >= before - FINE_TUNING_MARGIN, (
+        f"fine-tuning lowered held-out accuracy from {before:.1%} to {after:.1%} (allowed: "
+        f"{FINE_TUNING_MARGIN * 100:.0f} percentage points): start from phase 1's weights and fine-tune with a much lower learning rate")

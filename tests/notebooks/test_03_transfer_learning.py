@@ -1,0 +1,101 @@
+"""Assignment 3: the reference earns full marks, the student version nothing, plausible wrong
+solutions lose exactly the right points and a different correct one loses none.
+
+(`validate` and `demo` run these same notebooks through the same pipeline; that pipeline is tested
+end to end on assignments 1 and 2, which train in seconds.)"""
+
+import pytest
+
+from autograder.course import Course
+
+from .harness import Variant, grade_untouched_student_version, lost_cells, score_variants
+
+ASSIGNMENT = "03_transfer_learning"
+COURSE = Course.find(__file__)
+MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
+TOTAL = sum(MAX_POINTS.values())
+
+PREPROCESS = "return keras.applications.mobilenet_v2.preprocess_input(image), label"
+SCRATCH_OUTPUT = 'outputs = layers.Dense(num_classes)(x)\n    return keras.Model(inputs, outputs, name="scratch_cnn")'
+UNFREEZE = "layer.trainable = index >= first and not isinstance(layer, layers.BatchNormalization)"
+FINE_TUNING_SETUP = ("unfreeze_top_layers(fine_tuning_base, FINE_TUNE_FROM)\n"
+                     "compile_model(fine_tuned_model, FINE_TUNING_LEARNING_RATE)")
+
+WRONG_SOLUTIONS = {
+    "pixels-scaled-to-zero-one": Variant(
+        ((PREPROCESS, "return image / 255.0, label"),),
+        frozenset({"test_pipeline"})),
+    "every-split-shuffled": Variant(
+        (("    if training:\n        dataset = dataset.shuffle(len(paths))", "    dataset = dataset.shuffle(len(paths))"),),
+        frozenset({"test_pipeline"})),
+    "no-augmentation": Variant(
+        (("layers.RandomFlip(\"horizontal\"),\n        layers.RandomRotation(0.1),\n        layers.RandomZoom(0.1),\n", ""),),
+        frozenset({"test_augmentation"})),
+    "brightness-on-the-0-255-scale": Variant(
+        (("layers.RandomZoom(0.1),", "layers.RandomZoom(0.1),\n        layers.RandomBrightness(0.2),"),),
+        frozenset({"test_augmentation"})),
+    "loss-on-probabilities": Variant(
+        (("loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)", 'loss="sparse_categorical_crossentropy"'),),
+        frozenset({"test_compile_model"})),
+    "scratch-cnn-ends-in-softmax": Variant(
+        ((SCRATCH_OUTPUT, SCRATCH_OUTPUT.replace("Dense(num_classes)", 'Dense(num_classes, activation="softmax")')),),
+        frozenset({"test_scratch_cnn"})),
+    "base-not-frozen-in-phase-1": Variant(
+        (("    base.trainable = False\n    inputs = keras.Input", "    inputs = keras.Input"),),
+        frozenset({"test_feature_extraction_model"})),
+    "batch-norm-trainable-in-fine-tuning": Variant(
+        ((UNFREEZE, "layer.trainable = index >= first"),),
+        frozenset({"test_fine_tuning_setup"})),
+    "whole-base-unfrozen": Variant(
+        ((UNFREEZE, "layer.trainable = not isinstance(layer, layers.BatchNormalization)"),),
+        frozenset({"test_fine_tuning_setup"})),
+    # Compiling captures the trainable flags: the base stays frozen and only the head trains on.
+    "compiled-before-unfreezing": Variant(
+        ((FINE_TUNING_SETUP, "\n".join(reversed(FINE_TUNING_SETUP.split("\n")))),),
+        frozenset({"test_fine_tuning_setup"}), rerun="rest"),
+}
+
+# Another reasonable solution: other augmentations, a deeper scratch CNN with batch norm, a
+# hidden layer in the head, fine-tuning fewer blocks at a lower rate.
+DIFFERENT_BUT_CORRECT = Variant((
+    ('FINE_TUNE_FROM = "block_12_expand"', 'FINE_TUNE_FROM = "block_14_expand"'),
+    ("FINE_TUNING_LEARNING_RATE = 1e-4", "FINE_TUNING_LEARNING_RATE = 5e-5"),
+    ('layers.RandomFlip("horizontal"),\n        layers.RandomRotation(0.1),\n        layers.RandomZoom(0.1),',
+     'layers.RandomFlip("horizontal"),\n        layers.RandomTranslation(0.1, 0.1),\n'
+     '        layers.RandomContrast(0.2, value_range=(-1, 1)),'),
+    ("    for filters in (16, 32, 64):\n        x = layers.Conv2D(filters, 3, padding=\"same\", activation=\"relu\")(x)",
+     "    for filters in (16, 32, 64, 128):\n        x = layers.Conv2D(filters, 3, padding=\"same\", use_bias=False)(x)\n"
+     "        x = layers.Activation(\"relu\")(layers.BatchNormalization(momentum=0.9)(x))"),
+    ("    x = base(x, training=False)\n    x = layers.GlobalAveragePooling2D()(x)\n",
+     "    x = base(x, training=False)\n    x = layers.GlobalAveragePooling2D()(x)\n"
+     "    x = layers.Dense(128, activation=\"relu\")(x)\n"),
+), rerun="rest")
+
+
+@pytest.fixture(scope="module")
+def variant_scores():
+    """The reference notebook runs once; each variant re-runs only what it changes."""
+    variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
+    return score_variants(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", variants)
+
+
+@pytest.mark.slow
+def test_the_reference_solution_earns_full_marks(variant_scores):
+    assert variant_scores["reference"] == MAX_POINTS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
+def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(variant_scores, name):
+    assert lost_cells(variant_scores[name], MAX_POINTS) == WRONG_SOLUTIONS[name].lost
+
+
+@pytest.mark.slow
+def test_a_different_but_correct_solution_earns_full_marks(variant_scores):
+    assert variant_scores["different-but-correct"] == MAX_POINTS
+
+
+@pytest.mark.slow
+def test_the_untouched_student_version_earns_nothing(tmp_path):
+    result = grade_untouched_student_version(COURSE, ASSIGNMENT, tmp_path)
+    assert (result.status, result.score, result.max_score) == ("graded", 0, TOTAL)
