@@ -258,8 +258,8 @@ def check_fine_tuned_base(model, first_layer_name: str) -> None:
         elif layer.weights and not same:
             changed_on_top.append(layer.name)
     assert changed_on_top, (
-        f"fine-tuning changed none of the layers from {first_layer_name} on: compile the model again after "
-        "unfreezing (compile captures which weights are trainable), then fit")
+        f"fine-tuning changed none of the layers from {first_layer_name} on: unfreeze them, then compile (a model "
+        "that was fitted before keeps training the weights that were trainable then until compile() is called again)")
 
 
 def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) -> None:

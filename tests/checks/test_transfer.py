@@ -162,10 +162,10 @@ def test_unfreezing_mistakes_are_named(mistake, message):
         checks.check_unfreeze_top_layers(lambda base, name: unfreeze_top_layers(base, name, **mistake))
 
 
-def test_a_fine_tuned_base_that_never_changed_is_told_to_recompile():
+def test_a_fine_tuned_base_that_never_changed_is_told_to_unfreeze_and_compile():
     base = data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE)
     model = build_transfer_model(base, 5)
-    with pytest.raises(AssertionError, match="^fine-tuning changed none of the layers from block_13_expand on: compile the model again"):
+    with pytest.raises(AssertionError, match="^fine-tuning changed none of the layers from block_13_expand on: unfreeze them, then compile"):
         checks.check_fine_tuned_base(model, "block_13_expand")
 
 

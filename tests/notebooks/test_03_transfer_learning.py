@@ -18,8 +18,6 @@ TOTAL = sum(MAX_POINTS.values())
 PREPROCESS = "return keras.applications.mobilenet_v2.preprocess_input(image), label"
 SCRATCH_OUTPUT = 'outputs = layers.Dense(num_classes)(x)\n    return keras.Model(inputs, outputs, name="scratch_cnn")'
 UNFREEZE = "layer.trainable = index >= first and not isinstance(layer, layers.BatchNormalization)"
-FINE_TUNING_SETUP = ("unfreeze_top_layers(fine_tuning_base, FINE_TUNE_FROM)\n"
-                     "compile_model(fine_tuned_model, FINE_TUNING_LEARNING_RATE)")
 
 WRONG_SOLUTIONS = {
     "pixels-scaled-to-zero-one": Variant(
@@ -28,8 +26,8 @@ WRONG_SOLUTIONS = {
     "every-split-shuffled": Variant(
         (("    if training:\n        dataset = dataset.shuffle(len(paths))", "    dataset = dataset.shuffle(len(paths))"),),
         frozenset({"test_pipeline"})),
-    "no-augmentation": Variant(
-        (("layers.RandomFlip(\"horizontal\"),\n        layers.RandomRotation(0.1),\n        layers.RandomZoom(0.1),\n", ""),),
+    "augmentation-skipped": Variant(
+        (('return keras.Sequential([', 'return layers.Identity()\n    return keras.Sequential(['),),
         frozenset({"test_augmentation"})),
     "brightness-on-the-0-255-scale": Variant(
         (("layers.RandomZoom(0.1),", "layers.RandomZoom(0.1),\n        layers.RandomBrightness(0.2),"),),
@@ -49,10 +47,6 @@ WRONG_SOLUTIONS = {
     "whole-base-unfrozen": Variant(
         ((UNFREEZE, "layer.trainable = not isinstance(layer, layers.BatchNormalization)"),),
         frozenset({"test_fine_tuning_setup"})),
-    # Compiling captures the trainable flags: the base stays frozen and only the head trains on.
-    "compiled-before-unfreezing": Variant(
-        ((FINE_TUNING_SETUP, "\n".join(reversed(FINE_TUNING_SETUP.split("\n")))),),
-        frozenset({"test_fine_tuning_setup"}), rerun="rest"),
 }
 
 # Another reasonable solution: other augmentations, a deeper scratch CNN with batch norm, a
