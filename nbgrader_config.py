@@ -12,6 +12,9 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.course_id = "keras-course"
 c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.solution_directory = "solutions"
+# Folders that notebooks write while they run (assignment 4's Embedding Projector files) are never
+# released with an assignment.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "projector"]
 
 # The solution version is not executed at build time (fast, byte-stable, no outputs) and, like
 # the student version, carries no hidden tests.

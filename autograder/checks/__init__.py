@@ -6,7 +6,7 @@ number the notebook computed. Every measurement is also recorded in ``MEASUREMEN
 value) so that threshold calibration can read what the checks saw.
 """
 
-from . import dropout, regression, transfer
+from . import dropout, embeddings, regression, transfer
 from .common import MEASUREMENTS, check_close, check_compiled, check_output_shape, record
 
-__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_output_shape", "record", "dropout", "regression", "transfer"]
+__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_output_shape", "record", "dropout", "embeddings", "regression", "transfer"]

@@ -1,0 +1,102 @@
+"""Assignment 4: the reference earns full marks, the student version nothing, plausible wrong
+solutions lose exactly the right points and a different correct one loses none.
+
+(`validate` and `demo` run these same notebooks through the same pipeline; that pipeline is tested
+end to end on assignments 1 and 2, which train in seconds.)"""
+
+import pytest
+
+from autograder.course import Course
+
+from .harness import Variant, grade_untouched_student_version, lost_cells, score_variants
+
+ASSIGNMENT = "04_imdb_embeddings"
+COURSE = Course.find(__file__)
+MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
+TOTAL = sum(MAX_POINTS.values())
+
+VECTORIZER = ("layers.TextVectorization(max_tokens=vocabulary_size, standardize=standardize,\n"
+              "                                          output_sequence_length=sequence_length)")
+RANKING = "return [words[i] for i in np.argsort(-similarities)[:k]]"
+
+WRONG_SOLUTIONS = {
+    "line-breaks-kept": Variant(
+        (('without_breaks = tf.strings.regex_replace(lowercase, "<br />", " ")', "without_breaks = lowercase"),),
+        frozenset({"test_standardize"}), rerun="rest"),
+    "vocabulary-size-ignored": Variant(
+        ((VECTORIZER, VECTORIZER.replace("max_tokens=vocabulary_size, ", "")),),
+        frozenset({"test_vectorizer"})),
+    "reviews-not-padded-to-one-length": Variant(
+        ((VECTORIZER, "layers.TextVectorization(max_tokens=vocabulary_size, standardize=standardize)"),),
+        frozenset({"test_vectorizer"})),
+    "vocabulary-learned-from-the-test-reviews-too": Variant(
+        (("vectorizer = build_vectorizer(train_texts, VOCABULARY_SIZE", "vectorizer = build_vectorizer(train_texts + test_texts, VOCABULARY_SIZE"),),
+        frozenset({"test_vectorizer"}), rerun="rest"),
+    "max-pooling-instead-of-average": Variant(
+        (("x = layers.GlobalAveragePooling1D()(x)", "x = layers.GlobalMaxPooling1D()(x)"),),
+        frozenset({"test_model"})),
+    "output-without-sigmoid": Variant(
+        (('outputs = layers.Dense(1, activation="sigmoid")(x)', "outputs = layers.Dense(1)(x)"),),
+        frozenset({"test_model"})),
+    "cosine-without-the-norms": Variant(
+        (("return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))", "return float(np.dot(u, v))"),),
+        frozenset({"test_cosine_similarity"})),
+    "neighbours-include-the-word": Variant(
+        (("    similarities[index] = -np.inf\n", ""),),
+        frozenset({"test_nearest_neighbours"})),
+    "neighbours-least-similar-first": Variant(
+        ((RANKING, RANKING.replace("-similarities", "similarities")),),
+        frozenset({"test_nearest_neighbours"})),
+    "one-epoch-of-training": Variant(
+        (("epochs=EPOCHS, batch_size=BATCH_SIZE", "epochs=1, batch_size=BATCH_SIZE"),),
+        frozenset({"test_test_accuracy"}), rerun="rest"),
+    "embedding-frozen": Variant(
+        (('layers.Embedding(vocabulary_size, embedding_dim, name="embedding")',
+          'layers.Embedding(vocabulary_size, embedding_dim, name="embedding", trainable=False)'),),
+        frozenset({"test_test_accuracy", "test_embeddings_carry_sentiment"}), rerun="rest"),
+}
+
+# Another reasonable solution: wider vectors that ignore the padding (mask_zero), larger batches
+# for more epochs, and nearest neighbours computed word by word.
+DIFFERENT_BUT_CORRECT = Variant((
+    ("EMBEDDING_DIM = 16", "EMBEDDING_DIM = 32"),
+    ("BATCH_SIZE = 32", "BATCH_SIZE = 64"),
+    ("EPOCHS = 10", "EPOCHS = 15"),
+    ('layers.Embedding(vocabulary_size, embedding_dim, name="embedding")',
+     'layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")'),
+    ("    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)\n    index = words.index(word)\n"
+     "    similarities = unit @ unit[index]\n    similarities[index] = -np.inf\n    " + RANKING,
+     "    query = embeddings[words.index(word)]\n"
+     "    scored = sorted(((cosine_similarity(query, vector), other) for other, vector in zip(words, embeddings)\n"
+     "                     if other != word), reverse=True)\n"
+     "    return [other for _, other in scored[:k]]"),
+), rerun="rest")
+
+
+@pytest.fixture(scope="module")
+def variant_scores():
+    """The reference notebook runs once; each variant re-runs only what it changes."""
+    variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
+    return score_variants(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", variants)
+
+
+@pytest.mark.slow
+def test_the_reference_solution_earns_full_marks(variant_scores):
+    assert variant_scores["reference"] == MAX_POINTS
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
+def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(variant_scores, name):
+    assert lost_cells(variant_scores[name], MAX_POINTS) == WRONG_SOLUTIONS[name].lost
+
+
+@pytest.mark.slow
+def test_a_different_but_correct_solution_earns_full_marks(variant_scores):
+    assert variant_scores["different-but-correct"] == MAX_POINTS
+
+
+@pytest.mark.slow
+def test_the_untouched_student_version_earns_nothing(tmp_path):
+    result = grade_untouched_student_version(COURSE, ASSIGNMENT, tmp_path)
+    assert (result.status, result.score, result.max_score) == ("graded", 0, TOTAL)
