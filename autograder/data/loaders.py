@@ -3,8 +3,8 @@
 Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIST, IMDB) it is
 ``split="test"``. The Ames houses and the flower photos have none, so the kit holds back a fixed
 20% (chosen by a stable hash of the parcel id or file name, identical on every machine) as
-``split="test"``; assignments hand
-students only ``split="train"`` and the checks re-measure models on ``split="test"``.
+``split="test"``; assignments hand students only ``split="train"`` and the checks re-measure
+models on ``split="test"``.
 """
 
 import gzip
@@ -150,12 +150,13 @@ def load_flower_photos(split: str = "train") -> tuple[list[str], np.ndarray]:
     of the file name, as in the data README's linear-probe check.
     """
     _check_split(split)
+    folder = flower_photos_dir()
     paths, labels = [], []
     for label, name in enumerate(FLOWER_CLASSES):
-        files = sorted(path.name for path in (flower_photos_dir() / name).glob("*.jpg"))
+        files = sorted(path.name for path in (folder / name).glob("*.jpg"))
         held_out = _flower_held_out(files)
         chosen = [file for file in files if (file in held_out) == (split == "test")]
-        paths += [str(flower_photos_dir() / name / file) for file in chosen]
+        paths += [str(folder / name / file) for file in chosen]
         labels += [label] * len(chosen)
     return paths, np.array(labels, dtype=np.int64)
 
