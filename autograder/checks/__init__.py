@@ -7,6 +7,7 @@ value) so that threshold calibration can read what the checks saw.
 """
 
 from . import dropout, embeddings, regression, transfer
-from .common import MEASUREMENTS, check_close, check_compiled, check_output_shape, record
+from .common import MEASUREMENTS, check_close, check_compiled, check_compiled_loss, check_output_shape, record
 
-__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_output_shape", "record", "dropout", "embeddings", "regression", "transfer"]
+__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_compiled_loss", "check_output_shape", "record",
+           "dropout", "embeddings", "regression", "transfer"]

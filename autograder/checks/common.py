@@ -25,6 +25,13 @@ def check_compiled(model, what: str = "the model") -> None:
         f"{what} is not compiled: call model.compile(optimizer=..., loss=...) before returning it")
 
 
+def check_compiled_loss(model, inputs, labels, expected_loss, what: str, rtol: float = 1e-4) -> None:
+    """The loss that `model.evaluate` reports equals `expected_loss`, and accuracy is tracked."""
+    measured = model.evaluate(inputs, labels, verbose=0, return_dict=True)
+    check_close(measured["loss"], expected_loss, what, rtol=rtol)
+    assert "accuracy" in measured, f"compile the model with metrics=['accuracy']; it tracks {sorted(measured)}"
+
+
 def check_output_shape(model, expected: tuple, what: str = "the model", hint: str = "") -> None:
     actual = tuple(model.output_shape)
     assert actual == tuple(expected), (

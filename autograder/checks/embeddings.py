@@ -10,7 +10,7 @@ import numpy as np
 from keras import layers
 
 from .. import data
-from .common import check_close, check_compiled, check_output_shape, record
+from .common import check_compiled, check_compiled_loss, check_output_shape, record
 
 # Measured with the reference notebook, `tools/calibrate.py 04 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
@@ -28,10 +28,8 @@ SENTIMENT_SEPARATION_THRESHOLD = 1.0
 POSITIVE_WORDS = ("great", "excellent", "wonderful", "best", "perfect", "amazing", "brilliant", "loved", "beautiful", "enjoyed")
 NEGATIVE_WORDS = ("bad", "worst", "awful", "boring", "terrible", "waste", "poor", "horrible", "stupid", "worse")
 
-# A small corpus for the vectorizer: word frequencies fall with their number, and "zebra" occurs
-# only in the texts the vectorizer must not see.
+# A small corpus for the vectorizer: word frequencies fall with their number.
 _CORPUS = ["one two three four five", "one two three four", "one two three", "one two", "one"]
-_UNSEEN = ["zebra zebra zebra zebra zebra zebra"]
 
 
 def check_standardize(standardize) -> None:
@@ -77,10 +75,14 @@ def check_adapted_on_training_texts(vectorizer, build_vectorizer, train_texts) -
         f"differ, such as {differing[:3]}): adapt it on train_texts only, never on validation or test reviews")
 
 
-def check_model(model, vocabulary_size: int, embedding_dim: int) -> None:
+def _embedding_layer(model):
     embeddings = [layer for layer in model.layers if isinstance(layer, layers.Embedding)]
     assert len(embeddings) == 1, f"the model has {len(embeddings)} Embedding layers; expected 1"
-    embedding = embeddings[0]
+    return embeddings[0]
+
+
+def check_model(model, vocabulary_size: int, embedding_dim: int) -> None:
+    embedding = _embedding_layer(model)
     assert (embedding.input_dim, embedding.output_dim) == (vocabulary_size, embedding_dim), (
         f"the Embedding layer maps {embedding.input_dim} tokens to {embedding.output_dim} dimensions; expected "
         f"{vocabulary_size} tokens (the vocabulary size) to {embedding_dim}")
@@ -102,10 +104,9 @@ def check_untrained_model_loss(model) -> None:
     sequences = np.random.default_rng(0).integers(0, 100, size=(64, model.input_shape[1] or 20))
     probabilities = keras.ops.convert_to_numpy(model(sequences, training=False))
     labels = (np.arange(64) % 2).astype(np.float32)
-    loss = model.evaluate(sequences, labels, verbose=0, return_dict=True)
     expected = keras.ops.convert_to_numpy(keras.losses.binary_crossentropy(labels[:, None], probabilities)).mean()
-    check_close(loss["loss"], expected, "the compiled loss (hint: binary cross-entropy on probabilities)", rtol=1e-3)
-    assert "accuracy" in loss, f"compile the model with metrics=['accuracy']; it tracks {sorted(loss)}"
+    check_compiled_loss(model, sequences, labels, expected,
+                        "the compiled loss (hint: binary cross-entropy on probabilities)", rtol=1e-3)
 
 
 # --- the embedding space -------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def sentiment_separation(embedding_matrix, vocabulary) -> float:
 
 
 def check_embeddings_carry_sentiment(model, vectorizer) -> None:
-    [embedding] = [layer for layer in model.layers if isinstance(layer, layers.Embedding)]
+    embedding = _embedding_layer(model)
     separation = record("sentiment_separation",
                         sentiment_separation(keras.ops.convert_to_numpy(embedding.embeddings), vectorizer.get_vocabulary()))
     assert separation >= SENTIMENT_SEPARATION_THRESHOLD, (

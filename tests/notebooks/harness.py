@@ -13,6 +13,9 @@ reference notebook runs once and each variant re-executes only what it changes:
 
 Graded cells are scored as nbgrader scores them: an error, or stderr output other than
 TensorFlow's own noise, gives 0 points.
+
+`AssignmentSuite` holds the slow tests every assignment gets; a test module subclasses it with
+its wrong solutions and a different correct one.
 """
 
 import contextlib
@@ -25,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade
 
 from autograder import pipeline
+from autograder.course import Course
 from autograder.execution import grading_environment
 from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE
 
@@ -120,12 +125,47 @@ def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[st
     return {grade_id for grade_id, points in scores.items() if points < max_points[grade_id]}
 
 
-def grade_untouched_student_version(course, assignment: str, scratch: Path):
-    """The committed student version, submitted unchanged and graded by `autograder grade`."""
-    submitted = scratch / "submitted" / "untouched" / assignment
-    shutil.copytree(course.release_dir / assignment, submitted)
-    [result] = pipeline.grade(course, assignment, scratch / "submitted", scratch / "grading").results
-    return result
+class AssignmentSuite:
+    """The reference earns full marks and the student version nothing; each wrong solution loses
+    exactly the cells that should catch it, and a different correct solution loses none.
+
+    Subclass it as ``Test<Assignment>`` and set the three class attributes below.
+    """
+
+    pytestmark = [pytest.mark.slow]
+    course = Course.find(__file__)
+    assignment: str
+    wrong_solutions: dict[str, Variant]
+    different_but_correct: Variant
+
+    def pytest_generate_tests(self, metafunc):
+        if "wrong_solution" in metafunc.fixturenames:
+            metafunc.parametrize("wrong_solution", sorted(self.wrong_solutions))
+
+    @property
+    def max_points(self) -> dict[str, float]:
+        return dict(self.course.grade_cells(self.assignment))
+
+    @pytest.fixture(scope="class")
+    def variant_scores(self):
+        """The reference notebook runs once; each variant re-runs only what it changes."""
+        variants = {**self.wrong_solutions, "different-but-correct": self.different_but_correct}
+        return score_variants(self.course.source_dir / self.assignment / f"{self.assignment}.ipynb", variants)
+
+    def test_the_reference_solution_earns_full_marks(self, variant_scores):
+        assert variant_scores["reference"] == self.max_points
+
+    def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(self, variant_scores, wrong_solution):
+        assert lost_cells(variant_scores[wrong_solution], self.max_points) == self.wrong_solutions[wrong_solution].lost
+
+    def test_a_different_but_correct_solution_earns_full_marks(self, variant_scores):
+        assert variant_scores["different-but-correct"] == self.max_points
+
+    def test_the_untouched_student_version_earns_nothing(self, tmp_path):
+        """The committed student version, submitted unchanged and graded by `autograder grade`."""
+        shutil.copytree(self.course.release_dir / self.assignment, tmp_path / "submitted" / "untouched" / self.assignment)
+        [result] = pipeline.grade(self.course, self.assignment, tmp_path / "submitted", tmp_path / "grading").results
+        assert (result.status, result.score, result.max_score) == ("graded", 0, sum(self.max_points.values()))
 
 
 def run_demo(assignment: str, output: Path) -> tuple[dict[str, dict[str, str]], str]:

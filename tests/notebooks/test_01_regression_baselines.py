@@ -5,10 +5,9 @@ import pytest
 from autograder import pipeline
 from autograder.course import Course
 
-from .harness import Variant, lost_cells, run_demo, score_variants
+from .harness import AssignmentSuite, Variant, run_demo
 
 ASSIGNMENT = "01_regression_baselines"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE = Course.find(__file__)
 MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
 
@@ -59,27 +58,10 @@ DIFFERENT_BUT_CORRECT = Variant((
 ), rerun="rest")
 
 
-@pytest.fixture(scope="module")
-def variant_scores():
-    """The reference notebook runs once; each variant re-runs only what it changes."""
-    variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
-    return score_variants(COURSE.source_dir / ASSIGNMENT / NOTEBOOK, variants)
-
-
-@pytest.mark.slow
-def test_the_reference_solution_earns_full_marks(variant_scores):
-    assert variant_scores["reference"] == MAX_POINTS
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
-def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(variant_scores, name):
-    assert lost_cells(variant_scores[name], MAX_POINTS) == WRONG_SOLUTIONS[name].lost
-
-
-@pytest.mark.slow
-def test_a_different_but_correct_solution_earns_full_marks(variant_scores):
-    assert variant_scores["different-but-correct"] == MAX_POINTS
+class TestRegressionBaselines(AssignmentSuite):
+    assignment = ASSIGNMENT
+    wrong_solutions = WRONG_SOLUTIONS
+    different_but_correct = DIFFERENT_BUT_CORRECT
 
 
 @pytest.mark.slow

@@ -4,16 +4,9 @@ solutions lose exactly the right points and a different correct one loses none.
 (`validate` and `demo` run these same notebooks through the same pipeline; that pipeline is tested
 end to end on assignments 1 and 2, which train in seconds.)"""
 
-import pytest
-
-from autograder.course import Course
-
-from .harness import Variant, grade_untouched_student_version, lost_cells, score_variants
+from .harness import AssignmentSuite, Variant
 
 ASSIGNMENT = "04_imdb_embeddings"
-COURSE = Course.find(__file__)
-MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
-TOTAL = sum(MAX_POINTS.values())
 
 VECTORIZER = ("layers.TextVectorization(max_tokens=vocabulary_size, standardize=standardize,\n"
               "                                          output_sequence_length=sequence_length)")
@@ -73,30 +66,7 @@ DIFFERENT_BUT_CORRECT = Variant((
 ), rerun="rest")
 
 
-@pytest.fixture(scope="module")
-def variant_scores():
-    """The reference notebook runs once; each variant re-runs only what it changes."""
-    variants = {**WRONG_SOLUTIONS, "different-but-correct": DIFFERENT_BUT_CORRECT}
-    return score_variants(COURSE.source_dir / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", variants)
-
-
-@pytest.mark.slow
-def test_the_reference_solution_earns_full_marks(variant_scores):
-    assert variant_scores["reference"] == MAX_POINTS
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(WRONG_SOLUTIONS))
-def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(variant_scores, name):
-    assert lost_cells(variant_scores[name], MAX_POINTS) == WRONG_SOLUTIONS[name].lost
-
-
-@pytest.mark.slow
-def test_a_different_but_correct_solution_earns_full_marks(variant_scores):
-    assert variant_scores["different-but-correct"] == MAX_POINTS
-
-
-@pytest.mark.slow
-def test_the_untouched_student_version_earns_nothing(tmp_path):
-    result = grade_untouched_student_version(COURSE, ASSIGNMENT, tmp_path)
-    assert (result.status, result.score, result.max_score) == ("graded", 0, TOTAL)
+class TestImdbEmbeddings(AssignmentSuite):
+    assignment = ASSIGNMENT
+    wrong_solutions = WRONG_SOLUTIONS
+    different_but_correct = DIFFERENT_BUT_CORRECT
