@@ -216,8 +216,9 @@ def test_real_loaders_give_the_documented_shapes():
     texts, labels = data.load_imdb_reviews("test")
     assert len(texts) == 25000 and labels.sum() == 12500
     assert len(data.load_imdb_word_index()) == 88584
-    text = data.load_shakespeare()
-    assert len(text) == 1115394 and len(set(text)) == 65
+    train, test = data.load_shakespeare("train"), data.load_shakespeare("test")
+    assert (len(train), len(test)) == (1003855, 111539) and len(set(train)) == 65
+    assert test.startswith("\n\nGREMIO:\nGood morrow") and test.endswith("Whiles thou art waking.\n")
     emails = data.load_enron_spam()
     assert len(emails) == 33715 and emails.label.sum() == 17170 and emails.client.nunique() == 6
     assert (len(data.load_ames("train")), len(data.load_ames("test"))) == (2352, 573)

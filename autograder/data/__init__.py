@@ -5,6 +5,7 @@ from .loaders import (
     AMES_MAX_LIVING_AREA,
     FLOWER_CLASSES,
     FLOWERS_HELD_OUT_PERCENT,
+    SHAKESPEARE_HELD_OUT_PERCENT,
     flower_photos_dir,
     load_ames,
     load_california_housing,
@@ -24,7 +25,8 @@ from .manifest import MANIFEST, DataFile
 from .store import FetchResult, data_dir, data_path, fetch, verify
 
 __all__ = [
-    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "MANIFEST", "DataFile", "FetchResult",
+    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "SHAKESPEARE_HELD_OUT_PERCENT",
+    "MANIFEST", "DataFile", "FetchResult",
     "data_dir", "data_path", "fetch", "verify", "read_idx",
     "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",
     "load_shakespeare", "load_enron_spam", "load_ames", "load_california_housing",

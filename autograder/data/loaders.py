@@ -3,8 +3,8 @@
 Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIST, IMDB) it is
 ``split="test"``. The Ames houses and the flower photos have none, so the kit holds back a fixed
 20% (chosen by a stable hash of the parcel id or file name, identical on every machine) as
-``split="test"``; assignments hand students only ``split="train"`` and the checks re-measure
-models on ``split="test"``.
+``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%. Assignments hand
+students only ``split="train"`` and the checks re-measure models on ``split="test"``.
 """
 
 import gzip
@@ -25,6 +25,7 @@ AMES_HELD_OUT_PERCENT = 20
 AMES_MAX_LIVING_AREA = 4000
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 FLOWERS_HELD_OUT_PERCENT = 20
+SHAKESPEARE_HELD_OUT_PERCENT = 10
 _SPLITS = ("train", "test")
 
 
@@ -85,9 +86,13 @@ def load_imdb_word_index() -> dict[str, int]:
     return json.loads(data_path("imdb/imdb_word_index.json").read_text(encoding="utf-8"))
 
 
-def load_shakespeare() -> str:
-    """Tiny Shakespeare as one string: 1,115,394 characters, 65 distinct."""
-    return data_path("tinyshakespeare/input.txt").read_text(encoding="utf-8")
+def load_shakespeare(split: str = "train") -> str:
+    """Tiny Shakespeare (1,115,394 characters, 65 distinct): its first 90% as one string
+    (1,003,855 characters), or for ``split="test"`` the last 10% (111,539)."""
+    _check_split(split)
+    text = data_path("tinyshakespeare/input.txt").read_text(encoding="utf-8")
+    boundary = len(text) - len(text) * SHAKESPEARE_HELD_OUT_PERCENT // 100
+    return text[:boundary] if split == "train" else text[boundary:]
 
 
 def load_enron_spam() -> pd.DataFrame:
