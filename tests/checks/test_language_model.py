@@ -1,0 +1,207 @@
+"""Assignment 5's checks: each accepts a correct object and names the likely mistake otherwise."""
+
+import math
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from autograder.checks import MEASUREMENTS
+from autograder.checks import language_model as checks
+
+
+def build_char_lookups(text, order=sorted, invert=True):
+    vocabulary = order(set(text))
+    return (layers.StringLookup(vocabulary=vocabulary, mask_token=None),
+            layers.StringLookup(vocabulary=vocabulary, mask_token=None, invert=invert))
+
+
+def make_dataset(ids, sequence_length, batch_size, shuffle, chunk=1, shift=1, drop_remainder=True,
+                 shuffle_characters=False):
+    dataset = tf.data.Dataset.from_tensor_slices(ids)
+    if shuffle and shuffle_characters:
+        dataset = dataset.shuffle(1_000)
+    dataset = dataset.batch(sequence_length + chunk, drop_remainder=True)
+    dataset = dataset.map(lambda window: (window[:-1], window[shift:shift + sequence_length]))
+    if shuffle and not shuffle_characters:
+        dataset = dataset.shuffle(1_000)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def build_model(vocabulary_size, embedding_dim, rnn_units, learning_rate, recurrent_layer=layers.LSTM,
+                activation=None, from_logits=True, return_state=True):
+    ids = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(ids)
+    x = recurrent_layer(rnn_units, return_sequences=True, return_state=return_state, name="rnn")(x)
+    x = x[0] if return_state else x
+    model = keras.Model(ids, layers.Dense(vocabulary_size, activation=activation, name="logits")(x))
+    model.compile(keras.optimizers.Adam(learning_rate),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits), metrics=["accuracy"])
+    return model
+
+
+def sample(logits, temperature, rng):
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    probabilities = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(probabilities), p=probabilities / probabilities.sum()))
+
+
+def make_step_function(model):
+    embedding, rnn, to_logits = (model.get_layer(name) for name in ("embedding", "rnn", "logits"))
+
+    @tf.function(reduce_retracing=True)
+    def step(ids, states):
+        outputs, *new_states = rnn(embedding(ids), initial_state=states)
+        return to_logits(outputs[:, -1])[0], new_states
+
+    return step
+
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
+CHAR_TO_ID, ID_TO_CHAR = build_char_lookups(TEXT)
+
+
+def make_generate_text(carry_state=True, mask_unknown=True):
+    def generate_text(step, prompt, num_characters, temperature=1.0, rng=None):
+        logits, states = step(checks.text_to_ids(CHAR_TO_ID, prompt)[None], None)
+        generated = []
+        for _ in range(num_characters):
+            logits = logits.numpy()
+            if mask_unknown:
+                logits[0] = -np.inf
+            generated.append(sample(logits, temperature, rng))
+            logits, states = step(np.array([[generated[-1]]]), states if carry_state else None)
+        return prompt + checks.ids_to_text(ID_TO_CHAR, generated)
+    return generate_text
+
+
+def trained_model():
+    """A small LSTM fitted for a few steps on TEXT, so that its predictions depend on context."""
+    keras.utils.set_random_seed(0)
+    model = build_model(CHAR_TO_ID.vocabulary_size(), 8, 32, 1e-2)
+    ids = checks.text_to_ids(CHAR_TO_ID, TEXT * 4)
+    model.fit(make_dataset(ids, 20, 4, shuffle=True), epochs=20, verbose=0)
+    return model
+
+
+# --- lookups and windows ---------------------------------------------------------------------------
+
+def test_correct_lookups_pass():
+    checks.check_char_lookups(build_char_lookups)
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"order": list}, r"^built from 'Now is the winter.*', char_to_id's vocabulary is \['\[UNK\]', '.'"),
+    ({"invert": False}, r"^id_to_char\(char_to_id\(characters\)\) does not give the characters back"),
+])
+def test_lookup_mistakes_are_named(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_char_lookups(lambda text: build_char_lookups(text, **mistake))
+
+
+def test_a_correct_make_dataset_passes():
+    checks.check_make_dataset(make_dataset)
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"chunk": 0, "shift": 0}, r"^make_dataset\(np.arange\(23\), sequence_length=4, batch_size=2, shuffle=False\) "
+                               r"gave the input batches \[\[\[0, 1, 2\], \[4, 5, 6\]\]"),
+    ({"shift": 0}, r"^its target batches are \[\[\[0, 1, 2, 3\], \[5, 6, 7, 8\]\]"),
+    ({"drop_remainder": False}, r"^on 2,000 random ids with sequence_length=9 and batch_size=7 the batches differ"),
+    ({"shuffle_characters": True}, r"^with shuffle=True the batches hold windows that are not among the consecutive"),
+])
+def test_windowing_mistakes_are_named(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_make_dataset(lambda *args, **kwargs: make_dataset(*args, **kwargs, **mistake))
+
+
+def test_a_dataset_that_never_shuffles_is_named():
+    with pytest.raises(AssertionError, match=r"^with shuffle=True the first batch is not shuffled"):
+        checks.check_make_dataset(lambda ids, sequence_length, batch_size, shuffle:
+                                  make_dataset(ids, sequence_length, batch_size, shuffle=False))
+
+
+# --- the model ---------------------------------------------------------------------------------------
+
+def test_correct_models_pass_with_any_recurrent_layer():
+    checks.check_model(build_model)
+    checks.check_model(lambda *args, **kwargs: build_model(*args, **{"recurrent_layer": layers.GRU, **kwargs}))
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ({"activation": "softmax"}, r"^the model's outputs sum to 1 at every position: they are probabilities"),
+    ({"from_logits": False}, r"^the compiled loss \(hint: SparseCategoricalCrossentropy\(from_logits=True\)\) is"),
+    ({"return_state": False}, r"^the layer named 'rnn' must be a recurrent layer with return_sequences=True and return_state=True"),
+])
+def test_model_mistakes_are_named(mistake, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_model(lambda *args, **kwargs: build_model(*args, **kwargs, **mistake))
+
+
+def test_a_build_model_that_ignores_the_recurrent_layer_is_named():
+    def always_lstm(*args, recurrent_layer=None, **kwargs):
+        return build_model(*args, **kwargs)
+    with pytest.raises(AssertionError, match=r"recurrent_layer=layers.SimpleRNN\) does not use a SimpleRNN"):
+        checks.check_model(always_lstm)
+
+
+def test_perplexity_and_bits():
+    checks.check_perplexity(math.exp, lambda loss: loss / math.log(2))
+    with pytest.raises(AssertionError, match=r"^perplexity\(1\) is 2; expected 2.718 = exp\(loss\)"):
+        checks.check_perplexity(lambda loss: 2**loss, lambda loss: loss / math.log(2))
+
+
+# --- sampling and generation ---------------------------------------------------------------------
+
+def test_a_correct_sampler_passes():
+    checks.check_sample(sample)
+
+
+def test_a_sampler_that_ignores_the_temperature_is_named():
+    with pytest.raises(AssertionError, match=r"^at temperature 1e-6 sample\(\) returned \[0, 1, 2, 3, 4\]"):
+        checks.check_sample(lambda logits, temperature, rng: sample(logits, 1.0, rng))
+
+
+def test_a_greedy_sampler_fails_the_frequency_test():
+    with pytest.raises(AssertionError, match=r"^at temperature 1, 20,000 draws gave the frequencies \[1.0, 0.0, 0.0, 0.0, 0.0\]"):
+        checks.check_sample(lambda logits, temperature, rng: int(np.argmax(logits)))
+
+
+def test_a_correct_generation_loop_passes():
+    checks.check_generate_text(make_generate_text(), make_step_function, trained_model(), CHAR_TO_ID, ID_TO_CHAR)
+
+
+def test_a_generation_loop_that_forgets_its_state_is_named():
+    with pytest.raises(AssertionError, match=r"^at temperature 1e-6 generate_text wrote .* the model's most likely "
+                                             r"character is .*: feed the prompt once"):
+        checks.check_generate_text(make_generate_text(carry_state=False), make_step_function, trained_model(),
+                                   CHAR_TO_ID, ID_TO_CHAR)
+
+
+def test_a_generation_loop_that_can_emit_unknown_is_named():
+    with pytest.raises(AssertionError, match=r"^with a model that favours the \[UNK\] id, generate_text produced "
+                                             r"'.*\[UNK\].*set the \[UNK\] logit \(id 0\) to -inf"):
+        checks.check_generate_text(make_generate_text(mask_unknown=False), make_step_function, trained_model(),
+                                   CHAR_TO_ID, ID_TO_CHAR)
+
+
+# --- the held-out text (real course data) --------------------------------------------------------
+
+def test_the_character_frequency_baseline_is_its_cross_entropy():
+    assert checks.unigram_baseline_loss("aab", "ab") == pytest.approx(-(math.log(2 / 3) + math.log(1 / 3)) / 2)
+
+
+@pytest.mark.slow
+def test_an_untrained_model_fails_the_held_out_check_with_both_measurements():
+    from autograder import data
+    char_to_id, _ = build_char_lookups(data.load_shakespeare())
+    model = build_model(char_to_id.vocabulary_size(), 8, 16, 1e-3)
+    with pytest.raises(AssertionError, match=r"^on the held-out last 10% of Tiny Shakespeare the model's loss is 4.1\d\d "
+                                             r"nats per character .* Predicting every character by its frequency scores 3.3\d\d"):
+        checks.check_held_out_loss(model, char_to_id)
+    assert MEASUREMENTS["held_out_loss"] == pytest.approx(math.log(66), abs=0.05)
