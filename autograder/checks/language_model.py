@@ -103,8 +103,10 @@ def check_make_dataset(make_dataset) -> None:
     ids = np.random.default_rng(5).integers(0, 66, size=2_000)
     expected = _expected_windows(ids, sequence_length=9, batch_size=7)
     got = _batches(make_dataset(ids, sequence_length=9, batch_size=7, shuffle=False))
-    assert len(got) == len(expected) and all(
-        np.array_equal(g[0], e[0]) and np.array_equal(g[1], e[1]) for g, e in zip(got, expected)), (
+    assert len(got) == len(expected), (
+        f"2,000 ids with sequence_length=9 and batch_size=7 gave {len(got)} batches; expected {len(expected)} full "
+        "batches of 7 windows: drop the incomplete last batch (drop_remainder=True)")
+    assert all(np.array_equal(g[0], e[0]) and np.array_equal(g[1], e[1]) for g, e in zip(got, expected)), (
         "on 2,000 random ids with sequence_length=9 and batch_size=7 the batches differ from consecutive, "
         "non-overlapping windows of 10 ids")
 
@@ -212,7 +214,7 @@ def check_generate_text(generate_text, make_step_function, model, char_to_id, id
     tempted = make_step_function(_unknown_loving_model(vocabulary_size))
     text = generate_text(tempted, prompt, 200, temperature=1.0, rng=np.random.default_rng(0))
     assert isinstance(text, str), f"generate_text returned a {type(text).__name__}; expected a str"
-    generated = text[len(prompt):] if text.startswith(prompt) else text
+    generated = text.removeprefix(prompt)
     assert "[UNK]" not in generated and set(generated) <= set(ids_to_text(id_to_char, np.arange(1, vocabulary_size))), (
         f"with a model that favours the [UNK] id, generate_text produced {generated[:60]!r}...: set the "
         "[UNK] logit (id 0) to -inf before sampling so that only vocabulary characters come out")
