@@ -247,23 +247,20 @@ def unigram_baseline_loss(train_text: str, held_out_text: str) -> float:
     return -float(np.mean([math.log(counts[character] / len(train_text)) for character in held_out_text]))
 
 
-def held_out_loss(model, char_to_id) -> float:
-    """Mean cross-entropy (nats per character) on windows of Shakespeare's held-out last 10%."""
-    ids = text_to_ids(char_to_id, data.load_shakespeare("test"))
-    chunks = _chunks(ids, HELD_OUT_SEQUENCE_LENGTH)
-    inputs, targets = chunks[:, :-1], chunks[:, 1:]
-    logits = model.predict(inputs, batch_size=64, verbose=0).astype(np.float64)
-    log_probabilities = logits - logits.max(axis=-1, keepdims=True)
-    log_probabilities -= np.log(np.exp(log_probabilities).sum(axis=-1, keepdims=True))
-    return -float(np.take_along_axis(log_probabilities, targets[..., None], axis=-1).mean())
+def held_out_loss(model, char_to_id, held_out_text: str) -> float:
+    """Mean cross-entropy (nats per character) on consecutive windows of held_out_text."""
+    chunks = _chunks(text_to_ids(char_to_id, held_out_text), HELD_OUT_SEQUENCE_LENGTH)
+    logits = model.predict(chunks[:, :-1], batch_size=64, verbose=0)
+    return float(keras.ops.convert_to_numpy(
+        keras.losses.sparse_categorical_crossentropy(chunks[:, 1:], logits, from_logits=True)).mean())
 
 
 def check_held_out_loss(model, char_to_id) -> None:
-    unknown = sorted(set(data.load_shakespeare("test")) - {str(c) for c in char_to_id.get_vocabulary()})
+    held_out_text = data.load_shakespeare("test")
+    unknown = sorted(set(held_out_text) - {str(c) for c in char_to_id.get_vocabulary()})
     assert not unknown, f"char_to_id lacks the characters {unknown}: build it from the training text"
-    loss = record("held_out_loss", held_out_loss(model, char_to_id))
-    baseline = record("unigram_baseline_loss",
-                      unigram_baseline_loss(data.load_shakespeare("train"), data.load_shakespeare("test")))
+    loss = record("held_out_loss", held_out_loss(model, char_to_id, held_out_text))
+    baseline = record("unigram_baseline_loss", unigram_baseline_loss(data.load_shakespeare("train"), held_out_text))
     assert loss <= HELD_OUT_LOSS_THRESHOLD, (
         f"on the held-out last 10% of Tiny Shakespeare the model's loss is {loss:.3f} nats per character "
         f"({loss / math.log(2):.2f} bits); expected at most {HELD_OUT_LOSS_THRESHOLD} ({HELD_OUT_LOSS_THRESHOLD / math.log(2):.2f} "

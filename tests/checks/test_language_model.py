@@ -80,6 +80,7 @@ def make_generate_text(carry_state=True, mask_unknown=True):
     return generate_text
 
 
+@pytest.fixture(scope="module")
 def trained_model():
     """A small LSTM fitted for a few steps on TEXT, so that its predictions depend on context."""
     keras.utils.set_random_seed(0)
@@ -172,21 +173,21 @@ def test_a_greedy_sampler_fails_the_frequency_test():
         checks.check_sample(lambda logits, temperature, rng: int(np.argmax(logits)))
 
 
-def test_a_correct_generation_loop_passes():
-    checks.check_generate_text(make_generate_text(), make_step_function, trained_model(), CHAR_TO_ID, ID_TO_CHAR)
+def test_a_correct_generation_loop_passes(trained_model):
+    checks.check_generate_text(make_generate_text(), make_step_function, trained_model, CHAR_TO_ID, ID_TO_CHAR)
 
 
-def test_a_generation_loop_that_forgets_its_state_is_named():
+def test_a_generation_loop_that_forgets_its_state_is_named(trained_model):
     with pytest.raises(AssertionError, match=r"^at temperature 1e-6 generate_text wrote .* the model's most likely "
                                              r"character is .*: feed the prompt once"):
-        checks.check_generate_text(make_generate_text(carry_state=False), make_step_function, trained_model(),
+        checks.check_generate_text(make_generate_text(carry_state=False), make_step_function, trained_model,
                                    CHAR_TO_ID, ID_TO_CHAR)
 
 
-def test_a_generation_loop_that_can_emit_unknown_is_named():
+def test_a_generation_loop_that_can_emit_unknown_is_named(trained_model):
     with pytest.raises(AssertionError, match=r"^with a model that favours the \[UNK\] id, generate_text produced "
                                              r"'.*\[UNK\].*set the \[UNK\] logit \(id 0\) to -inf"):
-        checks.check_generate_text(make_generate_text(mask_unknown=False), make_step_function, trained_model(),
+        checks.check_generate_text(make_generate_text(mask_unknown=False), make_step_function, trained_model,
                                    CHAR_TO_ID, ID_TO_CHAR)
 
 
