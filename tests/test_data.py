@@ -9,6 +9,7 @@ import tarfile
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from autograder import data
@@ -186,18 +187,35 @@ def test_flower_held_out_split_takes_a_fixed_fifth_of_each_class(data_folder):
     assert data.load_flower_photos("test")[0] == test, "the same photos are held out every time"
 
 
+def enron_files(mailboxes: dict[str, tuple[int, int]]) -> dict[str, bytes]:
+    """An Enron-Spam folder whose mailboxes have (ham, spam) emails named by mailbox, class and number."""
+    lines = {"ham": [], "spam": []}
+    index = ["class\tline\tsource"]
+    for mailbox, counts in mailboxes.items():
+        for label_name, count in zip(("ham", "spam"), counts):
+            for number in range(count):
+                lines[label_name].append(f"Subject: {mailbox} {label_name} {number}")
+                index.append(f"{label_name}\t{len(lines[label_name])}\t{mailbox}/{label_name}/{number}.txt")
+    return {"enron-spam/ham.txt.gz": gzip.compress("\r\n".join(lines["ham"]).encode() + b"\r\n"),
+            "enron-spam/spam.txt.gz": gzip.compress("\r\n".join(lines["spam"]).encode() + b"\r\n"),
+            "enron-spam/enron_index.tsv.gz": gzip.compress("\n".join(index).encode() + b"\n")}
+
+
 def test_enron_loader_labels_each_email_and_names_its_mailbox_owner(data_folder):
-    write_files(data_folder, {
-        "enron-spam/ham.txt.gz": gzip.compress(b"Subject: meeting\r\nSubject: report\r\n"),
-        "enron-spam/spam.txt.gz": gzip.compress(b"Subject: win money\r\n"),
-        "enron-spam/enron_index.tsv.gz": gzip.compress(
-            b"class\tline\tsource\nspam\t1\tenron2/spam/1.txt\nham\t1\tenron1/ham/1.txt\nham\t2\tenron2/ham/2.txt\n"),
-    })
-    emails = data.load_enron_spam()
-    assert emails.to_dict("records") == [
-        {"text": "Subject: meeting", "label": 0, "client": "enron1"},
-        {"text": "Subject: report", "label": 0, "client": "enron2"},
-        {"text": "Subject: win money", "label": 1, "client": "enron2"}]
+    write_files(data_folder, enron_files({"enron1": (60, 40), "enron2": (30, 70)}))
+    emails = pd.concat([data.load_enron_spam("train"), data.load_enron_spam("test")])
+    assert len(emails) == 200 and list(emails.columns) == ["text", "label", "client"]
+    assert all(text == f"Subject: {client} {('ham', 'spam')[label]} {text.split()[-1]}"
+               for text, label, client in emails.itertuples(index=False))
+    assert emails.label.dtype == np.int64
+
+
+def test_enron_held_out_split_is_a_fixed_fifth_of_every_mailbox(data_folder):
+    write_files(data_folder, enron_files({"enron1": (150, 50), "enron2": (50, 150)}))
+    train, test = data.load_enron_spam("train"), data.load_enron_spam("test")
+    assert not set(train.text) & set(test.text)
+    assert all(25 <= count <= 55 for count in test.client.value_counts()), "about a fifth of each mailbox"
+    assert data.load_enron_spam("test").text.tolist() == test.text.tolist(), "the same emails every time"
 
 
 # --- the real course data (fetched by `make setup`) -----------------------------------------
@@ -219,8 +237,9 @@ def test_real_loaders_give_the_documented_shapes():
     train, test = data.load_shakespeare("train"), data.load_shakespeare("test")
     assert (len(train), len(test)) == (1003855, 111539) and len(set(train)) == 65
     assert test.startswith("\n\nGREMIO:\nGood morrow") and test.endswith("Whiles thou art waking.\n")
-    emails = data.load_enron_spam()
-    assert len(emails) == 33715 and emails.label.sum() == 17170 and emails.client.nunique() == 6
+    emails, held_out = data.load_enron_spam("train"), data.load_enron_spam("test")
+    assert (len(emails), len(held_out)) == (27078, 6637) and emails.label.sum() + held_out.label.sum() == 17170
+    assert sorted(held_out.client.unique()) == [f"enron{number}" for number in range(1, 7)]
     assert (len(data.load_ames("train")), len(data.load_ames("test"))) == (2352, 573)
     assert data.load_california_housing().shape == (20640, 10)
     assert data.load_kaggle_house_prices().shape == (1460, 81)

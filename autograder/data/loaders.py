@@ -3,7 +3,7 @@
 Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIST, IMDB) it is
 ``split="test"``. The Ames houses and the flower photos have none, so the kit holds back a fixed
 20% (chosen by a stable hash of the parcel id or file name, identical on every machine) as
-``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%. Assignments hand
+``split="test"``, and so does Enron-Spam, within each mailbox (a hash of the email's file name); Tiny Shakespeare, one continuous text, holds back its last 10%. Assignments hand
 students only ``split="train"`` and the checks re-measure models on ``split="test"``.
 """
 
@@ -26,6 +26,7 @@ AMES_MAX_LIVING_AREA = 4000
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 FLOWERS_HELD_OUT_PERCENT = 20
 SHAKESPEARE_HELD_OUT_PERCENT = 10
+ENRON_HELD_OUT_PERCENT = 20
 _SPLITS = ("train", "test")
 
 
@@ -95,9 +96,19 @@ def load_shakespeare(split: str = "train") -> str:
     return text[:boundary] if split == "train" else text[boundary:]
 
 
-def load_enron_spam() -> pd.DataFrame:
-    """Enron-Spam emails, one row each (33715): ``text`` (str), ``label`` (int64, 1 = spam) and
-    ``client`` (str, the mailbox owner ``enron1`` .. ``enron6``)."""
+def _hash_percent(key: str) -> int:
+    """A bucket in 0..99 from a stable hash of ``key``: the same on every machine and process."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+
+
+def load_enron_spam(split: str = "train") -> pd.DataFrame:
+    """Enron-Spam emails, one row each: ``text`` (str), ``label`` (int64, 1 = spam) and ``client``
+    (str, the mailbox owner ``enron1`` .. ``enron6``).
+
+    ``split="train"`` has 27,078 emails, ``split="test"`` the 6,637 held out by the kit (a fixed
+    ~20% of every mailbox, chosen by a hash of the email's file name).
+    """
+    _check_split(split)
     index = pd.read_csv(data_path("enron-spam/enron_index.tsv.gz"), sep="\t")
     frames = []
     for label_name in ("ham", "spam"):
@@ -105,6 +116,8 @@ def load_enron_spam() -> pd.DataFrame:
                        errors="ignore", newline="") as stream:
             texts = [line.rstrip("\r\n") for line in stream]
         rows = index[index["class"] == label_name].sort_values("line")
+        held_out = rows["source"].map(lambda source: _hash_percent(source) < ENRON_HELD_OUT_PERCENT)
+        rows = rows[held_out == (split == "test")]
         frames.append(pd.DataFrame({
             "text": [texts[line - 1] for line in rows["line"]],
             "label": np.int64(label_name == "spam"),
@@ -114,8 +127,7 @@ def load_enron_spam() -> pd.DataFrame:
 
 
 def _is_ames_held_out(pid: int) -> bool:
-    bucket = int(hashlib.sha256(str(pid).encode()).hexdigest()[:8], 16) % 100
-    return bucket < AMES_HELD_OUT_PERCENT
+    return _hash_percent(str(pid)) < AMES_HELD_OUT_PERCENT
 
 
 def load_ames(split: str = "train") -> pd.DataFrame:

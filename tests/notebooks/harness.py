@@ -7,9 +7,10 @@ reference notebook runs once and each variant re-executes only what it changes:
 - ``rerun="graded"``: its edited cells, then every graded cell; afterwards the original edited
   cells run again, restoring the reference's definitions. For mistakes that the graded cells
   catch directly (a function, a layer, a callback).
-- ``rerun="rest"``: from its first edited cell to the end (mistakes that change training).
-  These run after the others, latest edit first, so that every cell before a variant's first
-  edit still holds the reference's state when the variant starts.
+- ``rerun="rest"``: from its first edited cell to the last graded cell (mistakes that change
+  training; what comes after the last graded cell cannot change a grade). These run after the
+  others, latest edit first, so that every cell before a variant's first edit still holds the
+  reference's state when the variant starts.
 
 Graded cells are scored as nbgrader scores them: an error, or stderr output other than
 TensorFlow's own noise, gives 0 points.
@@ -73,7 +74,7 @@ class ReferenceKernel:
     def _score_one(self, variant: Variant) -> dict[str, float]:
         edited = self._edited(variant)
         if variant.rerun == "rest":
-            to_run = self._code_cells(min(edited))
+            to_run = [i for i in self._code_cells(min(edited)) if i <= self.graded[-1]]
         else:
             to_run = sorted(edited)
         executed = {i: self._execute(i, edited.get(i)) for i in to_run}

@@ -1,0 +1,170 @@
+"""Assignment 6's checks: each accepts a correct function and names the likely mistake otherwise."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from autograder.checks import MEASUREMENTS
+from autograder.checks import federated as checks
+
+NUM_FEATURES = 256
+
+
+def federated_average(client_weights, sample_counts, weighted=True, normalised=True):
+    counts = sample_counts if weighted else [1] * len(sample_counts)
+    total = sum(counts) if normalised else 1
+    return [sum(count * weights[i] for weights, count in zip(client_weights, counts)) / total
+            for i in range(len(client_weights[0]))]
+
+
+def in_place_average(client_weights, sample_counts):
+    result = client_weights[0]
+    for i, array in enumerate(federated_average(client_weights, sample_counts)):
+        result[i][...] = array
+    return result
+
+
+@pytest.mark.parametrize("mistake, message", [
+    (lambda weights, counts: federated_average(weights, counts, weighted=False),
+     r"returned the plain mean of the clients' weights: weight each client by its number of samples"),
+    (lambda weights, counts: federated_average(weights, counts, normalised=False),
+     r"federated_average of 3 clients with sample counts \(5, 1, 14\), variable 0, is \[\["),
+    (lambda weights, counts: federated_average(weights, counts)[:1], r"must be a list with one array per model variable \(2\)"),
+    (in_place_average, r"changed the clients' weight arrays in place"),
+])
+def test_federated_average_mistakes_are_named(mistake, message):
+    checks.check_federated_average(federated_average)
+    with pytest.raises(AssertionError, match=message):
+        checks.check_federated_average(mistake)
+
+
+def words_in_update(update, candidate_words, threshold=0.0, signed=False, python_hash=False):
+    change = update[0][:, 0] if signed else np.abs(update[0][:, 0])
+    if python_hash:  # salted per process: not the columns the model was trained on
+        columns = [hash(word.lower()) % NUM_FEATURES for word in candidate_words]
+    else:
+        columns = checks.featurize(candidate_words, NUM_FEATURES).argmax(axis=1)
+    return [word for word, column in zip(candidate_words, columns) if change[column] > threshold]
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda update, words: words_in_update(update, words, threshold=1e-3),
+    lambda update, words: words_in_update(update, words, signed=True),
+    lambda update, words: words_in_update(update, words, python_hash=True),
+    lambda update, words: words,
+])
+def test_words_in_update_must_find_every_changed_column_and_nothing_else(mistake):
+    checks.check_words_in_update(words_in_update, NUM_FEATURES)
+    with pytest.raises(AssertionError, match=r"non-zero change of either sign, however small"):
+        checks.check_words_in_update(mistake, NUM_FEATURES)
+
+
+def test_the_hidden_update_changes_exactly_the_rows_of_the_hidden_emails_words():
+    update, words = checks.hidden_update(NUM_FEATURES)
+    rows = set(update[0][:, 0].nonzero()[0])
+    assert rows == set(checks.featurize([" ".join(words)], NUM_FEATURES)[0].nonzero()[0])
+    assert (update[0] > 0).any() and (update[0] < 0).any() and np.abs(update[0][update[0] != 0]).min() < 1e-3
+
+
+def encrypt_weights(public_key, weights):
+    return [np.array([public_key.encrypt(float(value)) for value in np.ravel(array)], dtype=object).reshape(np.shape(array))
+            for array in weights]
+
+
+def aggregate_encrypted(encrypted_client_weights, sample_counts, weighted=True):
+    counts = sample_counts if weighted else [1] * len(sample_counts)
+    return [sum(weights[i] * (count / sum(counts)) for weights, count in zip(encrypted_client_weights, counts))
+            for i in range(len(encrypted_client_weights[0]))]
+
+
+def decrypt_weights(private_key, encrypted_weights):
+    return [np.array([private_key.decrypt(number) for number in np.ravel(array)], dtype=np.float32).reshape(np.shape(array))
+            for array in encrypted_weights]
+
+
+def secure_federated_average(client_weights, sample_counts, public_key, private_key):
+    encrypted = [encrypt_weights(public_key, weights) for weights in client_weights]
+    return decrypt_weights(private_key, aggregate_encrypted(encrypted, sample_counts))
+
+
+def decrypt_each_client_then_average(client_weights, sample_counts, public_key, private_key):
+    encrypted = [encrypt_weights(public_key, weights) for weights in client_weights]
+    return federated_average([decrypt_weights(private_key, weights) for weights in encrypted], sample_counts)
+
+
+def test_correct_encryption_aggregation_and_decryption_pass():
+    checks.check_encrypted_aggregation(encrypt_weights, aggregate_encrypted, decrypt_weights)
+    checks.check_server_decrypts_only_the_aggregate(secure_federated_average)
+
+
+@pytest.mark.parametrize("functions, message", [
+    ((lambda key, weights: [array.astype(object) for array in weights], aggregate_encrypted, decrypt_weights),
+     r"must hold phe EncryptedNumber objects \(public_key.encrypt\(float\(value\)\)\); found \['float'\]"),
+    ((encrypt_weights, lambda weights, counts: aggregate_encrypted(weights, counts, weighted=False), decrypt_weights),
+     r"aggregate_encrypted of 3 clients with sample counts \(5, 1, 14\), decrypted, variable 0, is"),
+    ((encrypt_weights, aggregate_encrypted, lambda key, weights: [np.zeros(np.shape(array)) for array in weights]),
+     r"decrypt_weights' result, variable 0, is"),
+])
+def test_encryption_mistakes_are_named(functions, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_encrypted_aggregation(*functions)
+
+
+def test_a_server_that_decrypts_each_clients_update_is_caught_by_the_recording_key():
+    with pytest.raises(AssertionError, match=r"^secure_federated_average decrypted 24 numbers, but the aggregate of "
+                                             r"these clients holds 8: .* never a client's own update"):
+        checks.check_server_decrypts_only_the_aggregate(decrypt_each_client_then_average)
+
+
+def test_a_server_step_that_decrypts_with_another_key_fails():
+    _, other_private_key = checks.paillier.generate_paillier_keypair(n_length=checks.KEY_BITS)
+
+    def aggregate_in_plain(encrypted_client_weights, sample_counts):
+        return federated_average([decrypt_weights(other_private_key, weights) for weights in encrypted_client_weights],
+                                 sample_counts)
+
+    with pytest.raises((AssertionError, ValueError)):
+        checks.check_encrypted_aggregation(encrypt_weights, aggregate_in_plain, decrypt_weights)
+
+
+# --- the held-out emails (real course data) ------------------------------------------------------
+
+def build_model(num_features, bias=0.0):
+    inputs = keras.Input((num_features,))
+    outputs = layers.Dense(1, activation="sigmoid", bias_initializer=keras.initializers.Constant(bias),
+                           kernel_initializer="zeros")(inputs)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.slow
+def test_a_model_that_calls_everything_spam_fails_both_accuracy_checks_with_its_measurement():
+    spam_for_everything = build_model(64, bias=5.0)
+    with pytest.raises(AssertionError, match=r"^the federated model classifies 50\.76% of the held-out emails correctly"):
+        checks.check_federated_accuracy(spam_for_everything)
+    assert MEASUREMENTS["federated_accuracy"] == pytest.approx(3369 / 6637)
+    with pytest.raises(AssertionError, match=r"^the centralised model classifies 50\.76% of the held-out emails"):
+        checks.check_close_to_centralised(spam_for_everything, spam_for_everything)
+
+
+@pytest.mark.slow
+def test_a_federated_model_far_behind_the_centralised_one_is_named():
+    from autograder import data
+    emails = data.load_enron_spam("train")
+    centralised = build_model(4096)  # the notebook's recipe
+    centralised.compile(keras.optimizers.SGD(1.0), "binary_crossentropy")
+    centralised.fit(checks.featurize(emails.text, 4096), emails.label.to_numpy(), batch_size=32, epochs=10, verbose=0)
+    checks.check_close_to_centralised(centralised, centralised)
+    assert MEASUREMENTS["centralised_minus_federated"] == 0
+    with pytest.raises(AssertionError, match=r"^the federated model \(50\.76%\) trails centralised training \(9\d\.\d\d%\) by"):
+        checks.check_close_to_centralised(build_model(4096, bias=5.0), centralised)
+
+
+def test_the_output_must_be_one_spam_probability():
+    inputs = keras.Input((8,))
+    with pytest.raises(AssertionError, match=r"the federated model output shape is \(None, 2\); expected \(None, 1\)"):
+        checks.check_federated_accuracy(keras.Model(inputs, layers.Dense(2)(inputs)))
