@@ -1,16 +1,12 @@
-"""Assignment 2 end to end: validation, the demo's scores, and plausible wrong solutions."""
+"""Assignment 2: the reference earns full marks, the student version nothing, plausible wrong
+solutions lose exactly the right points and a different correct one loses none.
 
-import pytest
+(`validate` and `demo` run these same notebooks through the same pipeline; that pipeline is tested
+end to end on assignment 1, which trains in seconds.)"""
 
-from autograder import pipeline
-from autograder.course import Course
-
-from .harness import AssignmentSuite, Variant, run_demo
+from .harness import AssignmentSuite, Variant
 
 ASSIGNMENT = "02_mnist_dropout"
-COURSE = Course.find(__file__)
-MAX_POINTS = dict(COURSE.grade_cells(ASSIGNMENT))
-TOTAL = sum(MAX_POINTS.values())
 
 KEEP_MASK = "keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator) >= self.rate"
 SCALED_SURVIVORS = "return ops.where(keep, inputs / (1 - self.rate), ops.zeros_like(inputs))"
@@ -64,19 +60,3 @@ class TestMnistDropout(AssignmentSuite):
     wrong_solutions = WRONG_SOLUTIONS
     different_but_correct = DIFFERENT_BUT_CORRECT
 
-
-@pytest.mark.slow
-def test_validate_passes_assignment_2():
-    [result] = pipeline.validate(COURSE, [ASSIGNMENT])
-    assert result.ok, result.problems
-    assert (result.solution.score, result.untouched.score) == (TOTAL, 0)
-
-
-@pytest.mark.slow
-def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
-    rows, output = run_demo(ASSIGNMENT, tmp_path)
-    assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
-        "broken": ("rejected", "0"), "half-done": ("graded", "5"),
-        "reference": ("graded", f"{TOTAL:g}"), "untouched": ("graded", "0")}
-    assert {cell for cell in MAX_POINTS if rows["half-done"][cell] != "0"} == {
-        "test_scaling", "test_dropout_in_training", "test_dropout_at_inference"}

@@ -2,7 +2,7 @@
 solutions lose exactly the right points and a different correct one loses none.
 
 (`validate` and `demo` run these same notebooks through the same pipeline; that pipeline is tested
-end to end on assignments 1 and 2, which train in seconds.)"""
+end to end on assignment 1, which trains in seconds.)"""
 
 from .harness import AssignmentSuite, Variant
 
