@@ -83,8 +83,8 @@ def check_federated_average(federated_average) -> None:
 # --- exercise 2: which words a client's update gives away -----------------------------------------
 
 def hidden_update(num_features: int) -> tuple[list[np.ndarray], list[str]]:
-    """A client's update after training on a hidden email, and the words the email contains
-    (lower-cased): their kernel rows changed, with both signs and some tiny changes."""
+    """An update like a client's after training on a hidden email, and the email's words
+    (lower-cased): exactly their kernel rows changed, with both signs and some tiny changes."""
     words = sorted(set(_HIDDEN_EMAIL.lower().split()))
     columns = featurize([_HIDDEN_EMAIL], num_features)[0].nonzero()[0]
     kernel = np.zeros((num_features, 1), np.float32)

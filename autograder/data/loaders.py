@@ -1,10 +1,11 @@
 """One loader per course dataset, reading only the course data folder (never the network).
 
 Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIST, IMDB) it is
-``split="test"``. The Ames houses and the flower photos have none, so the kit holds back a fixed
-20% (chosen by a stable hash of the parcel id or file name, identical on every machine) as
-``split="test"``, and so does Enron-Spam, within each mailbox (a hash of the email's file name); Tiny Shakespeare, one continuous text, holds back its last 10%. Assignments hand
-students only ``split="train"`` and the checks re-measure models on ``split="test"``.
+``split="test"``. The Ames houses, the flower photos and the Enron emails have none, so the kit
+holds back a fixed 20% (chosen by a stable hash of the parcel id or file name, identical on every
+machine) as ``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%.
+Assignments hand students only ``split="train"`` and the checks re-measure models on
+``split="test"``.
 """
 
 import gzip
