@@ -129,6 +129,11 @@ def _keypair():
     return public_key, RecordingPrivateKey(public_key, private_key.p, private_key.q)
 
 
+def _encrypted(public_key, weights) -> list[np.ndarray]:
+    return [np.array([public_key.encrypt(float(value)) for value in np.ravel(array)], dtype=object).reshape(np.shape(array))
+            for array in weights]
+
+
 def _decrypted(private_key, encrypted) -> list[np.ndarray]:
     return [np.array([private_key.decrypt(number) for number in np.ravel(array)]).reshape(np.shape(array))
             for array in encrypted]
@@ -151,9 +156,7 @@ def check_encrypted_aggregation(encrypt_weights, aggregate_encrypted, decrypt_we
                        "encrypt_weights' result, decrypted", atol=1e-9)
     # The server's step gets ciphertexts from this check's own key, whose private half it never
     # sees: it can only add and scale them.
-    updates = [[np.array([public_key.encrypt(float(value)) for value in array.ravel()], dtype=object).reshape(array.shape)
-                for array in weights] for weights in client_weights]
-    aggregate = aggregate_encrypted(updates, list(_COUNTS))
+    aggregate = aggregate_encrypted([_encrypted(public_key, weights) for weights in client_weights], list(_COUNTS))
     _check_encrypted(aggregate, public_key, "aggregate_encrypted's result")
     _check_weight_list(_decrypted(private_key, aggregate), _weighted_average(client_weights, _COUNTS),
                        f"aggregate_encrypted of 3 clients with sample counts {_COUNTS}, decrypted", atol=1e-9)
@@ -176,16 +179,16 @@ def check_server_decrypts_only_the_aggregate(secure_federated_average) -> None:
 # --- the trained models, re-measured on the held-out emails --------------------------------------
 
 @functools.lru_cache(maxsize=2)
-def _held_out(num_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _held_out(num_features: int) -> tuple[np.ndarray, np.ndarray]:
     emails = data.load_enron_spam("test")
-    return featurize(emails["text"], num_features), emails["label"].to_numpy(), emails["client"].to_numpy()
+    return featurize(emails["text"], num_features), emails["label"].to_numpy()
 
 
 def held_out_accuracy(model, what: str) -> float:
     """Accuracy on the held-out emails of all six mailboxes (threshold 0.5 on the spam probability)."""
     num_features = model.input_shape[-1]
     check_output_shape(model, (None, 1), what, "one spam probability per email (a sigmoid unit)")
-    features, labels, _ = _held_out(num_features)
+    features, labels = _held_out(num_features)
     probabilities = np.asarray(model.predict(features, batch_size=1024, verbose=0)).reshape(-1)
     return float(np.mean((probabilities > 0.5) == labels))
 
