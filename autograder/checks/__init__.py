@@ -6,8 +6,8 @@ number the notebook computed. Every measurement is also recorded in ``MEASUREMEN
 value) so that threshold calibration can read what the checks saw.
 """
 
-from . import dropout, embeddings, federated, language_model, regression, transfer
+from . import contrastive, dropout, embeddings, federated, language_model, regression, transfer
 from .common import MEASUREMENTS, check_close, check_compiled, check_compiled_loss, check_output_shape, record
 
 __all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_compiled_loss", "check_output_shape", "record",
-           "dropout", "embeddings", "federated", "language_model", "regression", "transfer"]
+           "contrastive", "dropout", "embeddings", "federated", "language_model", "regression", "transfer"]

@@ -4,6 +4,7 @@ from .loaders import (
     AMES_HELD_OUT_PERCENT,
     AMES_MAX_LIVING_AREA,
     ENRON_HELD_OUT_PERCENT,
+    FASHION_MNIST_CLASSES,
     FLOWER_CLASSES,
     FLOWERS_HELD_OUT_PERCENT,
     SHAKESPEARE_HELD_OUT_PERCENT,
@@ -26,7 +27,7 @@ from .manifest import MANIFEST, DataFile
 from .store import FetchResult, data_dir, data_path, fetch, verify
 
 __all__ = [
-    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "ENRON_HELD_OUT_PERCENT", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "SHAKESPEARE_HELD_OUT_PERCENT",
+    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "ENRON_HELD_OUT_PERCENT", "FASHION_MNIST_CLASSES", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "SHAKESPEARE_HELD_OUT_PERCENT",
     "MANIFEST", "DataFile", "FetchResult",
     "data_dir", "data_path", "fetch", "verify", "read_idx",
     "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",

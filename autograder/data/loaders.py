@@ -24,6 +24,8 @@ AMES_HELD_OUT_PERCENT = 20
 # De Cock's documentation recommends removing the five houses above 4000 sq ft (three partial
 # sales far below market value, two unusual sales) before giving the data to students.
 AMES_MAX_LIVING_AREA = 4000
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")
 FLOWER_CLASSES = ("daisy", "dandelion", "roses", "sunflowers", "tulips")
 FLOWERS_HELD_OUT_PERCENT = 20
 SHAKESPEARE_HELD_OUT_PERCENT = 10
@@ -62,7 +64,7 @@ def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Fashion-MNIST: same shapes and dtypes as ``load_mnist``; labels are the 10 clothing classes."""
+    """Fashion-MNIST: same shapes and dtypes as ``load_mnist``; labels index ``FASHION_MNIST_CLASSES``."""
     return _load_idx_pair("fashion-mnist", split)
 
 
