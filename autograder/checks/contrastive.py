@@ -35,9 +35,8 @@ TRAINING_CHECK_STEPS = 40
 TRAINING_CHECK_TEMPERATURE = 0.1
 TRAINING_CHECK_DROP = 0.75
 
-# NT-Xent as SimCLR defines it, and the mistakes the loss check names when a student's values
-# match one of them instead.
-_NT_XENT = dict(normalise=True, divide=True, mask_self=True, anchors="both views", negatives="all", reduction="mean")
+# The mistakes the loss check names when a student's values match one of them instead of NT-Xent
+# (switches of `reference_nt_xent`).
 _NT_XENT_MISTAKES = {
     "the projections are not L2-normalised: the similarity is the cosine, z_i . z_j / (|z_i| |z_j|)":
         dict(normalise=False),
@@ -65,7 +64,7 @@ def _test_set() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def _labelled_subset() -> tuple[np.ndarray, np.ndarray]:
-    """LABELS_PER_CLASS training images of every class, fixed, drawn apart from the notebook's."""
+    """LABELS_PER_CLASS training images of every class, fixed, drawn independently of the notebook's."""
     _, labels = data.load_fashion_mnist("train")
     rng = np.random.default_rng(7)
     indices = np.concatenate([rng.choice(np.flatnonzero(labels == c), LABELS_PER_CLASS, replace=False)
@@ -228,9 +227,9 @@ def check_training_step(contrastive_model_class, build_encoder, build_projection
     loss = record("training_check_loss", _measured_loss(encoder, projection_head, augmentation, held_out))
     assert loss <= TRAINING_CHECK_DROP * chance, (
         f"after {TRAINING_CHECK_STEPS} training steps of {batch} images, NT-Xent (temperature "
-        f"{TRAINING_CHECK_TEMPERATURE}) on two views of held-out images is {loss:.2f}; it starts near ln(2B - 1) = {chance:.2f} and should fall below "
-        f"{TRAINING_CHECK_DROP * chance:.2f}. Does train_step compute the loss of two different views inside "
-        "the GradientTape and apply its gradients?")
+        f"{TRAINING_CHECK_TEMPERATURE}) on two views of held-out images is {loss:.2f}; it starts near "
+        f"ln(2B - 1) = {chance:.2f} and should fall below {TRAINING_CHECK_DROP * chance:.2f}. Does train_step "
+        "compute the loss of two different views inside the GradientTape and apply its gradients?")
 
 
 # --- exercise 4: the linear probe, re-measured on the test set ------------------------------------
@@ -251,8 +250,8 @@ def check_linear(probe, encoder) -> None:
     residual = np.linalg.norm(design @ coefficients - logits) / np.linalg.norm(logits - logits.mean(axis=0))
     assert residual < 1e-3, (
         f"the probe's logits are not a linear function of the encoder's features (relative residual "
-        f"{residual:.3f}): a linear probe is one Dense layer on the frozen encoder's output, with no hidden "
-        "layer, no projection head and no fine-tuning of the encoder")
+        f"{residual:.3f}): a linear probe is one Dense layer (after an optional Normalization) on the frozen "
+        "encoder's output, with no hidden layer and no projection head")
 
 
 def check_linear_probe(probe, encoder) -> None:
