@@ -51,21 +51,25 @@ _NT_XENT_MISTAKES = {
 }
 
 
-def _images(split: str, indices) -> np.ndarray:
-    images, _ = data.load_fashion_mnist(split)
+@functools.lru_cache(maxsize=2)
+def _fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images and labels, read once per process (every check draws from them)."""
+    return data.load_fashion_mnist(split)
+
+
+def _images(split: str, indices=slice(None)) -> np.ndarray:
+    images, _ = _fashion_mnist(split)
     return (images[indices, ..., None] / 255.0).astype(np.float32)
 
 
-@functools.lru_cache(maxsize=1)
 def _test_set() -> tuple[np.ndarray, np.ndarray]:
-    images, labels = data.load_fashion_mnist("test")
-    return (images[..., None] / 255.0).astype(np.float32), labels.astype(np.int64)
+    return _images("test"), _fashion_mnist("test")[1].astype(np.int64)
 
 
 @functools.lru_cache(maxsize=1)
 def _labelled_subset() -> tuple[np.ndarray, np.ndarray]:
     """LABELS_PER_CLASS training images of every class, fixed, drawn independently of the notebook's."""
-    _, labels = data.load_fashion_mnist("train")
+    _, labels = _fashion_mnist("train")
     rng = np.random.default_rng(7)
     indices = np.concatenate([rng.choice(np.flatnonzero(labels == c), LABELS_PER_CLASS, replace=False)
                               for c in range(NUM_CLASSES)])

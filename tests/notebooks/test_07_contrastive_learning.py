@@ -14,18 +14,18 @@ SCALED = "similarities = ops.matmul(z, ops.transpose(z)) / temperature"
 MASKED = "similarities = similarities - 1e9 * ops.eye(2 * batch_size)  # an anchor is not its own candidate"
 MEAN_LOSS = "return ops.mean(keras.losses.sparse_categorical_crossentropy(partners, similarities, from_logits=True))"
 UPDATED = "variables = self.encoder.trainable_variables + self.projection_head.trainable_variables"
-PROBE = """    encoder.trainable = False
+CLASSIFIER = "classifier = keras.Sequential([keras.Input(features.shape[1:]), normalization, layers.Dense(NUM_CLASSES)])"
+PROBE = f"""    encoder.trainable = False
     features = encoder.predict(images, verbose=0)
     normalization = layers.Normalization()
     normalization.adapt(features)
-    classifier = keras.Sequential([keras.Input(features.shape[1:]), normalization, layers.Dense(NUM_CLASSES)])
+    {CLASSIFIER}
     classifier.compile(optimizer=keras.optimizers.Adam(PROBE_LEARNING_RATE),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     full_batches = tf.data.Dataset.from_tensors((features, labels)).repeat(steps)
     classifier.fit(full_batches, shuffle=False, verbose=0)  # one epoch of `steps` full-batch steps
     inputs = keras.Input(IMAGE_SHAPE)
     return keras.Model(inputs, classifier(encoder(inputs, training=False)), name="linear_probe")"""
-CLASSIFIER = "classifier = keras.Sequential([keras.Input(features.shape[1:]), normalization, layers.Dense(NUM_CLASSES)])"
 
 WRONG_SOLUTIONS = {
     "augmentation-that-returns-the-images": Variant(
