@@ -1,11 +1,15 @@
 """nbgrader configuration of the course (read by nbgrader and by `autograder`)."""
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
-    ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades, IncludeHeaderFooter, LockCells,
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput, GetGrades,
+    IgnorePattern, IncludeHeaderFooter, LimitOutput, LockCells, SaveAutoGrades,
 )
 
-from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE, RedactHiddenTests
+from autograder.nbgrader_plugins import (
+    TENSORFLOW_STDERR_NOISE, RedactHiddenTests, SandboxedExecute, StderrCostsNothing, TrustedRecheck,
+)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -28,5 +32,13 @@ c.IgnorePattern.pattern = TENSORFLOW_STDERR_NOISE
 # Feedback shows hidden tests' verdicts, not their source.
 c.GenerateFeedback.preprocessors = [GetGrades, RedactHiddenTests, CSSHTMLHeaderPreprocessor]
 
+# Autograding runs each notebook in a sandbox under limits (autograder/sandbox.py) instead of
+# nbgrader's Execute, lets correct code log to stderr, and recomputes checks outside the kernel.
+c.Autograde.autograde_preprocessors = [
+    SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, StderrCostsNothing,
+    TrustedRecheck, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+# Graded cells a student deleted come back from the gradebook.
+c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `autograder grade --timeout` limits the whole notebook.
-c.Execute.timeout = 600
+c.SandboxedExecute.cell_timeout = 600

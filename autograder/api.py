@@ -1,10 +1,12 @@
 """The kit's public functions; the `autograder` command calls exactly these."""
 
+import dataclasses
 from pathlib import Path
 
 from . import data, demo as samples, pipeline
 from .course import Course
 from .results import BuildResult, GradingRun, ValidationResult
+from .sandbox import Limits
 
 __all__ = ["fetch_data", "verify_data", "build", "validate", "grade", "demo"]
 
@@ -31,13 +33,17 @@ def validate(assignments=None, course_root=None) -> list[ValidationResult]:
 
 
 def grade(assignment: str, submissions, db_url: str | None = None, output=None,
-          timeout_s: float = pipeline.NOTEBOOK_TIMEOUT_S, course_root=None) -> GradingRun:
-    """Autograde ``submissions/<student>/<assignment>/``; write grades.csv and HTML feedback
-    into ``output`` (default: grading/<assignment>/ in the course folder)."""
+          timeout_s: float = Limits.notebook_timeout_s, memory_mb: int = Limits.memory_mb,
+          allow_missing_limits: bool = False, regrade: bool = False, course_root=None) -> GradingRun:
+    """Autograde ``submissions/<student>/<assignment>/``, each notebook sandboxed under limits
+    (refused where a limit cannot be enforced, unless ``allow_missing_limits``); write grades.csv
+    and HTML feedback into ``output`` (default: grading/<assignment>/ in the course folder). A
+    rerun into the same output grades only new or changed submissions, unless ``regrade``."""
     course = Course.find(course_root)
     [assignment] = course.assignments([assignment])
     output = Path(output) if output else course.root / "grading" / assignment
-    return pipeline.grade(course, assignment, Path(submissions), output, db_url, timeout_s)
+    limits = dataclasses.replace(Limits(), notebook_timeout_s=timeout_s, memory_mb=memory_mb)
+    return pipeline.grade(course, assignment, Path(submissions), output, db_url, limits, allow_missing_limits, regrade)
 
 
 def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:
@@ -49,5 +55,5 @@ def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:
     runs = []
     for assignment in course.assignments(assignments):
         submitted = samples.write_sample_submissions(course, assignment, output / assignment / "submitted")
-        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading"))
+        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading", regrade=True))
     return runs

@@ -32,6 +32,10 @@ def main(argv=None) -> int:
     grade.add_argument("--db-url", dest="db_url", help="gradebook SQLAlchemy URL (default: SQLite in the output)")
     grade.add_argument("--output", help="folder for autograded notebooks, feedback and grades.csv")
     grade.add_argument("--timeout", dest="timeout_s", type=float, help="wall-clock seconds per notebook")
+    grade.add_argument("--memory-mb", dest="memory_mb", type=int, help="memory limit per notebook")
+    grade.add_argument("--allow-missing-limits", dest="allow_missing_limits", action="store_true",
+                       help="grade even where this machine cannot enforce every limit (trusted notebooks only)")
+    grade.add_argument("--regrade", action="store_true", help="regrade students already graded into this output")
 
     demo = commands.add_parser("demo", help="build, then grade sample submissions")
     demo.add_argument("assignments", nargs="*", help="names or numbers (default: all)")

@@ -23,13 +23,15 @@ class ProcessOutcome:
 
 
 def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: float,
-                env: dict | None = None) -> ProcessOutcome:
-    """Run ``command``; past ``timeout_s`` kill it and every descendant (kernels included)."""
+                env: dict | None = None, preexec_fn=None) -> ProcessOutcome:
+    """Run ``command``; past ``timeout_s`` kill it and every descendant (kernels included).
+    ``preexec_fn`` runs in the child before exec (to join cgroups, set rlimits)."""
     start = time.monotonic()
     timed_out = threading.Event()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=cwd, env=env or grading_environment(),
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   preexec_fn=preexec_fn)
         timer = threading.Timer(timeout_s, _kill_tree, (process.pid, timed_out))
         timer.start()
         try:

@@ -1,8 +1,21 @@
 """nbgrader preprocessors the kit adds (registered in nbgrader_config.py)."""
 
+import copy
+import importlib
+import json
+import os
 import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
+import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict, Float, Integer, Unicode
+
+from . import exports
+from .sandbox import Limits, run_in_sandbox
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
 # cell with any stderr output, so autograde drops these chunks (IgnorePattern) before scoring.
@@ -35,3 +48,138 @@ _HIDDEN_REGION = re.compile(r"^[^\n]*BEGIN HIDDEN TESTS.*?END HIDDEN TESTS[^\n]*
 
 def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+class StderrCostsNothing(NbGraderPreprocessor):
+    """nbgrader zeroes a graded cell that wrote anything to stderr; here only errors fail a test
+    (correct code may log), so stderr in graded cells is shown as ordinary output."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            for output in cell.outputs:
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+        return cell, resources
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Replaces nbgrader's Execute: runs the notebook with `autograder.runner` in a sandbox under
+    limits (`autograder.sandbox`), then takes back only the outputs of the cells it sent. A
+    graded cell that did not run gets an error output saying why (nbgrader would give an
+    output-less cell full marks)."""
+
+    run_directory = Unicode("", help="Folder for each run's working folder and log "
+                                     "(default: a temporary folder)").tag(config=True)
+    notebook_timeout = Float(Limits.notebook_timeout_s).tag(config=True)
+    cell_timeout = Float(Limits.cell_timeout_s).tag(config=True)
+    memory_mb = Integer(Limits.memory_mb).tag(config=True)
+    processes = Integer(Limits.processes).tag(config=True)
+    cell_output_bytes = Integer(Limits.cell_output_bytes).tag(config=True)
+    file_bytes = Integer(Limits.file_bytes).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        limits = Limits(self.notebook_timeout, self.cell_timeout, self.memory_mb, self.processes,
+                        self.cell_output_bytes, self.file_bytes)
+        student, name = resources["nbgrader"]["student"], resources["unique_key"]
+        runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
+        folder = runs / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for item in Path(resources["metadata"]["path"]).iterdir():  # the course's own files, never a notebook
+            if item.suffix != ".ipynb":
+                (shutil.copytree if item.is_dir() else shutil.copy)(item, folder / item.name)
+        sent = copy.deepcopy(nb)
+        nbformat.write(sent, folder / f"{name}.ipynb")
+        command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
+                   f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
+        outcome = run_in_sandbox(command, folder, limits, runs / f"{name}.log")
+
+        flags, stop_reason = [], "the run stopped before this cell"
+        if outcome.timed_out:
+            stop_reason = f"the notebook ran past its {limits.notebook_timeout_s:g} s limit"
+        elif outcome.memory_exceeded:
+            stop_reason = f"the kernel was killed at the {limits.memory_mb} MB memory limit"
+        if outcome.timed_out or outcome.memory_exceeded:
+            flags.append(stop_reason)
+        if outcome.process_limit_hit:
+            flags.append(f"the notebook reached the limit of {limits.processes} processes")
+        executed, problem = _read_executed(folder / EXECUTED, sent, limits.file_bytes)
+        if problem:
+            flags.append(problem)
+            stop_reason = problem
+        for cell, ran in zip(nb.cells, executed.cells if executed else [None] * len(nb.cells), strict=True):
+            if cell.cell_type != "code":
+                continue
+            if ran is not None and ran.execution_count is not None:
+                cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+            elif cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=stop_reason,
+                                                       traceback=[f"NotRun: this cell did not run: {stop_reason}"])]
+        resources["autograder"] = dict(run_folder=str(folder), flags=flags, timed_out=outcome.timed_out,
+                                       wall_seconds=outcome.wall_seconds, peak_memory_mb=outcome.peak_memory_mb)
+        write_record(resources["autograder"])
+        return nb, resources
+
+
+EXECUTED = "executed.ipynb"
+
+
+def _read_executed(path: Path, sent, max_bytes: int):
+    """(executed notebook, None), or (None, why it cannot be used). The file was written with the
+    student's rights, so its cells must be exactly those sent."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None, "the notebook produced no executed copy (the run was stopped before its first cell)"
+    with os.fdopen(descriptor, "rb") as stream:
+        text = stream.read(max_bytes + 1)
+    try:
+        executed = nbformat.reads(text.decode("utf-8"), as_version=4)
+        nbformat.validate(executed)
+    except Exception:
+        return None, "the executed notebook is unreadable (changed from inside the kernel?)"
+    if [(c.cell_type, c.source) for c in executed.cells] != [(c.cell_type, c.source) for c in sent.cells]:
+        return None, "the executed notebook's cells differ from those sent (changed from inside the kernel)"
+    return executed, None
+
+
+def write_record(record: dict) -> None:
+    """Save what the grader saw of one notebook's run (read back by the pipeline) beside its folder."""
+    record_path(record["run_folder"]).write_text(json.dumps(record, indent=1))
+
+
+def record_path(run_folder) -> Path:
+    return Path(f"{run_folder}.json")
+
+
+class TrustedRecheck(NbGraderPreprocessor):
+    """Recomputes graded checks in the grader's own process from the arrays the hidden tests
+    exported (`autograder.exports`), on data the kernel never sees. A cell that passed in the
+    kernel but fails here gets an error output (no points) and a flag in the report."""
+
+    rechecks = Dict(help="{assignment: {grade_id: 'module:function'}}: each function takes the "
+                         "exported arrays and raises AssertionError when they fail").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        checks = self.rechecks.get(resources["nbgrader"]["assignment"], {})
+        record = resources.get("autograder")
+        if not checks or record is None:
+            return nb, resources
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id not in checks or any(o.output_type == "error" for o in cell.outputs):
+                continue
+            try:
+                _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
+            except (AssertionError, exports.ExportError) as error:
+                message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
+                cell.outputs.append(nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
+                                                           traceback=[f"RecheckFailed: {message}"]))
+                record["flags"].append(f"{grade_id}: {message}")
+        write_record(record)
+        return nb, resources
+
+
+def _function(dotted: str):
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)

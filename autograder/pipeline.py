@@ -5,24 +5,22 @@ import filecmp
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.converters import GenerateAssignment, GenerateFeedback, GenerateSolution
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback, GenerateSolution
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import capture_log, temp_attrs
 
-from . import reports
+from . import preflight, reports
 from .course import Course
 from .errors import BuildError, CourseError, SubmissionError
-from .execution import available_device, grading_environment, run_limited
+from .execution import available_device, grading_environment
+from .ledger import Ledger, fingerprint
+from .nbgrader_plugins import record_path
 from .results import BuildResult, CellScore, GradingRun, SubmissionResult, ValidationResult
-
-NOTEBOOK_TIMEOUT_S = 1800
-"""Default wall-clock limit for one whole notebook (each cell also has nbgrader's own limit)."""
+from .sandbox import Limits, require_protections
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -103,87 +101,75 @@ def _sync(generated: Path, committed: Path, check: bool) -> list[Path]:
 # --- grade ------------------------------------------------------------------------------------
 
 def grade(course: Course, assignment: str, submissions: Path, output: Path, db_url: str | None = None,
-          timeout_s: float = NOTEBOOK_TIMEOUT_S) -> GradingRun:
-    """Autograde every ``submissions/<student>/<assignment>/`` folder; one student's broken
-    submission is reported with its reason and never stops the others."""
+          limits: Limits = Limits(), allow_missing_limits: bool = False, regrade: bool = False) -> GradingRun:
+    """Autograde every ``submissions/<student>/<assignment>/`` folder, each notebook in a sandbox
+    under ``limits``. One student's broken submission is reported with its reason and never
+    stops the others; a rerun into the same ``output`` skips students already graded (unless
+    ``regrade``) and regrades those whose files changed."""
     [assignment] = course.assignments([assignment])
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     if not submissions.is_dir():
         raise CourseError(f"submissions folder {submissions} does not exist")
+    require_protections(allow_missing_limits)
     output.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
-    directories = dict(root=output, source_directory=course.source_dir, release_directory=output / "release",
-                       db_url=db_url)
-    config = course.nbgrader_config(**directories)
+    config = course.nbgrader_config(root=output, source_directory=course.source_dir,
+                                    release_directory=output / "release", db_url=db_url)
+    _limit(config, limits, output / "runs")
     cells = course.grade_cells(assignment)
     _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
 
+    ledger = Ledger(output / "ledger.jsonl")
     results = []
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        student = student_dir.name
-        try:
-            _preflight(course, assignment, student_dir / assignment, output / "submitted" / student / assignment)
-        except SubmissionError as error:
-            results.append(_ungraded(student, "rejected", str(error), cells))
-            continue
-        results.append(_autograde(course, assignment, student, directories, cells, timeout_s))
-
-    for result in results:
-        if result.status == "graded":
-            _nbgrader(GenerateFeedback, course, assignment, config, student=result.student)
-            result.feedback = output / "feedback" / result.student / assignment
+        submission_fingerprint = fingerprint(student_dir / assignment)
+        result = None if regrade else ledger.result(student_dir.name, submission_fingerprint)
+        if result is None:
+            result = _grade_one(course, assignment, student_dir, config, cells)
+            ledger.record(result, submission_fingerprint)
+        results.append(result)
     grades_csv = reports.write_grades_csv(results, output / "grades.csv")
     return GradingRun(assignment, output, results, grades_csv)
 
 
-def _preflight(course: Course, assignment: str, submitted: Path, destination: Path) -> None:
-    """Trusted checks before any execution; copies only the expected notebooks."""
-    if destination.exists():
-        shutil.rmtree(destination)
-    destination.mkdir(parents=True)
-    for name in course.notebook_names(assignment):
-        path = submitted / name
-        if not path.exists():
-            raise SubmissionError(f"missing notebook {assignment}/{name}")
-        try:
-            text = path.read_text(encoding="utf-8")
-            json.loads(text)  # for the line and column of a syntax error, which nbformat hides
-            notebook = nbformat.reads(text, as_version=4)
-            nbformat.validate(notebook)
-        except json.JSONDecodeError as error:
-            raise SubmissionError(f"{name} is not valid notebook JSON: {error.msg} at line {error.lineno}, "
-                                  f"column {error.colno} (was the file cut short or edited by hand?)") from None
-        except Exception as error:  # any other parse or schema failure rejects this student only
-            summary = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise SubmissionError(f"{name} is not a valid notebook ({type(error).__name__}: {summary})") from None
-        nbformat.write(notebook, destination / name)
+def _limit(config, limits: Limits, run_directory: Path) -> None:
+    """Hand ``limits`` to the sandboxed execution step of nbgrader's autograde."""
+    execute = config.SandboxedExecute
+    execute.run_directory = str(run_directory)
+    execute.notebook_timeout, execute.cell_timeout = limits.notebook_timeout_s, limits.cell_timeout_s
+    execute.memory_mb, execute.processes = limits.memory_mb, limits.processes
+    execute.cell_output_bytes, execute.file_bytes = limits.cell_output_bytes, limits.file_bytes
 
 
-def _autograde(course: Course, assignment: str, student: str, directories: dict, cells: list[tuple[str, float]],
-               timeout_s: float) -> SubmissionResult:
-    logs = directories["root"] / "logs"
-    logs.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, f"--student={student}",
-               "--create", "--force", *course.nbgrader_arguments(**directories)]
-    outcome = run_limited(command, cwd=course.root, log_path=logs / f"{student}.log", timeout_s=timeout_s)
-    measured = dict(wall_seconds=outcome.wall_seconds, peak_memory_mb=outcome.peak_memory_mb,
-                    device=available_device())
-    if outcome.timed_out:
-        return _ungraded(student, "timed out", f"the notebook ran past the {timeout_s:.0f} s limit", cells, **measured)
-    scores = _scores(assignment, student, directories["db_url"], cells)
-    if outcome.exit_code != 0 or scores is None:
-        tail = (logs / f"{student}.log").read_text(errors="replace").strip().splitlines()[-3:]
-        return _ungraded(student, "failed", f"nbgrader autograde exited with {outcome.exit_code}: " + " | ".join(tail),
-                         cells, **measured)
-    return SubmissionResult(student, "graded", cells=scores, **measured)
+def _grade_one(course: Course, assignment: str, student_dir: Path, config, cells) -> SubmissionResult:
+    """Preflight, autograde and feedback for one student; any failure is theirs alone."""
+    student, root = student_dir.name, Path(config.CourseDirectory.root)
+    try:
+        submitted = root / "submitted" / student / assignment
+        shutil.rmtree(submitted, ignore_errors=True)
+        preflight.prepare(course.notebook_names(assignment), assignment, student_dir / assignment, submitted)
+    except SubmissionError as error:
+        return _ungraded(student, "rejected", str(error), cells)
+    try:
+        _nbgrader(Autograde, course, assignment, config, student=student, create_student=True)
+    except BuildError as error:
+        return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], cells)
+    records = [json.loads(record_path(root / "runs" / student / Path(name).stem).read_text())
+               for name in course.notebook_names(assignment)]
+    flags = [flag for record in records for flag in record["flags"]]
+    result = SubmissionResult(
+        student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
+        _scores(assignment, student, config.CourseDirectory.db_url, cells), flags=flags,
+        wall_seconds=sum(r["wall_seconds"] for r in records),
+        peak_memory_mb=max(r["peak_memory_mb"] for r in records), device=available_device())
+    _nbgrader(GenerateFeedback, course, assignment, config, student=student)
+    result.feedback = root / "feedback" / student / assignment
+    return result
 
 
-def _scores(assignment: str, student: str, db_url: str, cells: list[tuple[str, float]]) -> list[CellScore] | None:
+def _scores(assignment: str, student: str, db_url: str, cells: list[tuple[str, float]]) -> list[CellScore]:
     with Gradebook(db_url) as gradebook:
-        try:
-            submission = gradebook.find_submission(assignment, student)
-        except MissingEntry:
-            return None
+        submission = gradebook.find_submission(assignment, student)
         grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
         return [CellScore(grade_id, float(grades[grade_id].score), float(grades[grade_id].max_score))
                 for grade_id, _ in cells if grade_id in grades]

@@ -16,12 +16,16 @@ class CellScore:
 class SubmissionResult:
     student: str
     status: str
-    """'graded'; 'rejected' (preflight refused the files); 'timed out' (wall-clock limit);
-    'failed' (nbgrader could not grade it)."""
+    """'graded'; 'timed out' (graded, but the whole-notebook limit stopped it: cells that did not
+    run earn nothing); 'rejected' (preflight refused the files); 'failed' (nbgrader could not
+    grade it)."""
     reason: str = ""
-    """Why it was not graded; empty when graded."""
+    """Why it was not graded, or its flags joined; empty for a clean run."""
     cells: list[CellScore] = field(default_factory=list)
     """Points per graded cell in notebook order (all zero unless graded)."""
+    flags: list[str] = field(default_factory=list)
+    """What the grader noticed for an instructor to look at: a limit that stopped the notebook,
+    a test that passed in the kernel but failed the grader's own recomputation."""
     wall_seconds: float = 0.0
     """Time to execute and score the notebook."""
     peak_memory_mb: float = 0.0

@@ -5,8 +5,9 @@ import csv
 import nbformat
 import pytest
 
-from autograder import pipeline
+from autograder import pipeline, preflight
 from autograder.course import Course
+from autograder.sandbox import Limits
 from autograder.errors import CourseError, SubmissionError
 from autograder.nbgrader_plugins import HIDDEN_TESTS_PLACEHOLDER, TENSORFLOW_STDERR_NOISE, RedactHiddenTests
 from conftest import TINY, answered, submit
@@ -59,25 +60,25 @@ def test_build_check_reports_stale_files_and_writes_nothing(tiny_course):
 def test_preflight_rejects_broken_json_with_its_position(tiny_course, tmp_path):
     submitted = submit(tiny_course, "ann", text='{"cells": [')
     with pytest.raises(SubmissionError, match=r"^00_tiny.ipynb is not valid notebook JSON: Expecting value at line 1, column 12"):
-        pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
 
 
 def test_preflight_rejects_a_notebook_that_breaks_the_schema(tiny_course, tmp_path):
     submitted = submit(tiny_course, "ann", text='{"cells": "none", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     with pytest.raises(SubmissionError, match=r"^00_tiny.ipynb is not a valid notebook \(ValidationError: "):
-        pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
 
 
 def test_preflight_names_a_missing_notebook(tiny_course, tmp_path):
     (tmp_path / "submitted" / "ann" / TINY).mkdir(parents=True)
     with pytest.raises(SubmissionError, match=r"^missing notebook 00_tiny/00_tiny.ipynb$"):
-        pipeline._preflight(tiny_course, TINY, tmp_path / "submitted" / "ann" / TINY, tmp_path / "out")
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, tmp_path / "submitted" / "ann" / TINY, tmp_path / "out")
 
 
 def test_preflight_copies_only_the_expected_notebooks(tiny_course, tmp_path):
     submitted = submit(tiny_course, "ann", answered(tiny_course, "def add(a, b):\n    return a + b"))
     (submitted / "ann" / TINY / "numpy.py").write_text("raise SystemExit('shadowed numpy')")
-    pipeline._preflight(tiny_course, TINY, submitted / "ann" / TINY, tmp_path / "out")
+    preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{TINY}.ipynb"]
 
 
@@ -122,7 +123,7 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
     gradebook = tmp_path / "elsewhere" / "gradebook.db"
     gradebook.parent.mkdir()
     run = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", db_url=f"sqlite:///{gradebook}",
-                         timeout_s=45)
+                         limits=Limits(notebook_timeout_s=45))
 
     by_student = {r.student: r for r in run.results}
     assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan"]
@@ -132,7 +133,7 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
     assert (by_student["cat"].status, by_student["cat"].reason) == (
         "rejected", "00_tiny.ipynb is not valid notebook JSON: Expecting property name enclosed in double quotes "
                     "at line 1, column 3 (was the file cut short or edited by hand?)")
-    assert (by_student["dan"].status, by_student["dan"].reason) == ("timed out", "the notebook ran past the 45 s limit")
+    assert (by_student["dan"].status, by_student["dan"].reason) == ("timed out", "the notebook ran past its 45 s limit")
     assert 40 < by_student["dan"].wall_seconds < 60
     assert gradebook.exists() and not (tmp_path / "grading" / "gradebook.db").exists(), "the --db-url gradebook is used"
 

@@ -87,9 +87,14 @@ def _check(entry: DataFile, path: Path) -> None:
         raise DatasetCorruptError(entry.path, entry.sha256, actual)
 
 
+PUBLIC_FILE_MODE = 0o644
+"""Data files are readable by all: graded notebooks run as an unprivileged user."""
+
+
 def _fetch_one(entry: DataFile, mirror: str | None) -> FetchResult:
     target = data_dir() / entry.path
     if target.exists() and sha256_of(target) == entry.sha256:
+        target.chmod(PUBLIC_FILE_MODE)
         return FetchResult(entry.path, "present")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename only once the hash matches: a failed fetch leaves no
@@ -99,6 +104,7 @@ def _fetch_one(entry: DataFile, mirror: str | None) -> FetchResult:
     try:
         action = _copy_from_source(entry, mirror, partial_path)
         _check(entry, partial_path)
+        partial_path.chmod(PUBLIC_FILE_MODE)
         os.replace(partial_path, target)
     finally:
         partial_path.unlink(missing_ok=True)
