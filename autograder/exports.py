@@ -17,13 +17,13 @@ FOLDER = "exports"
 MAX_BYTES = 200 * 2**20
 
 
-def save(grade_id: str, **arrays) -> Path:
-    """Write ``arrays`` (NumPy-convertible, numeric) for the graded cell ``grade_id``."""
+def save(grade_id: str, **arrays) -> None:
+    """Write ``arrays`` (NumPy-convertible, numeric) for the graded cell ``grade_id``. Returns
+    nothing: a value shown as a test cell's result would read as partial credit to nbgrader."""
     folder = Path(FOLDER)
     folder.mkdir(exist_ok=True)
     path = folder / f"{grade_id}.npz"
     np.savez(path, **{name: np.asarray(value) for name, value in arrays.items()})
-    return path
 
 
 class ExportError(Exception):

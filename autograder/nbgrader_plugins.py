@@ -173,8 +173,9 @@ class TrustedRecheck(NbGraderPreprocessor):
                 _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
             except (AssertionError, exports.ExportError) as error:
                 message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
-                cell.outputs.append(nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
-                                                           traceback=[f"RecheckFailed: {message}"]))
+                # First: nbgrader scores a cell by its first error or result output.
+                cell.outputs.insert(0, nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
+                                                              traceback=[f"RecheckFailed: {message}"]))
                 record["flags"].append(f"{grade_id}: {message}")
         write_record(record)
         return nb, resources

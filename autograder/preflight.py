@@ -29,10 +29,25 @@ def prepare(notebook_names: list[str], assignment: str, submitted: Path, destina
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             raise SubmissionError(f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
         notebook = _parse(name, path.read_bytes())
+        _drop_copied_locked_cells(notebook)
         for cell in notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         nbformat.write(notebook, destination / name)
+
+
+def _drop_copied_locked_cells(notebook) -> None:
+    """Keep the first cell of each locked grade id: copies add nothing (the gradebook restores
+    locked cells' source) and make nbgrader fail. Copied answer cells are left to nbgrader's
+    DeduplicateIds, which keeps them as ordinary code."""
+    seen, kept = set(), []
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("locked") and meta.get("grade_id") in seen:
+            continue
+        seen.add(meta.get("grade_id"))
+        kept.append(cell)
+    notebook.cells = kept
 
 
 def _parse(name: str, data: bytes):

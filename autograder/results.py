@@ -48,7 +48,8 @@ class SubmissionResult:
 class GradingRun:
     assignment: str
     output_dir: Path
-    """nbgrader root of this run: submitted/, autograded/, feedback/, logs/, grades.csv."""
+    """nbgrader root of this run: submitted/, autograded/, feedback/, runs/ (each notebook's sandbox
+    folder, log and record), ledger.jsonl, grades.csv."""
     results: list[SubmissionResult]
     grades_csv: Path
 

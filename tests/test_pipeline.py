@@ -82,6 +82,27 @@ def test_preflight_copies_only_the_expected_notebooks(tiny_course, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{TINY}.ipynb"]
 
 
+def test_preflight_rejects_a_future_nbgrader_schema(tiny_course, tmp_path):
+    notebook = answered(tiny_course, "def add(a, b):\n    return a + b")
+    notebook.cells[3].metadata.nbgrader["schema_version"] = 99
+    submitted = submit(tiny_course, "ann", notebook)
+    with pytest.raises(SubmissionError, match=r"^00_tiny.ipynb, cell 4: nbgrader metadata schema_version 99; "
+                                              r"this grader reads version 3"):
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
+
+
+def test_preflight_strips_outputs_and_drops_copies_of_locked_cells(tiny_course, tmp_path):
+    notebook = answered(tiny_course, "def add(a, b):\n    return a + b")
+    test_cell = notebook.cells[3]
+    test_cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="passed")]
+    notebook.cells.insert(2, nbformat.from_dict(test_cell))
+    submitted = submit(tiny_course, "ann", notebook)
+    preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
+    prepared = nbformat.read(tmp_path / "out" / f"{TINY}.ipynb", as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in prepared.cells]
+    assert ids.count("test_add_visible") == 1 and all(not c.get("outputs") for c in prepared.cells)
+
+
 # --- feedback redaction and TensorFlow noise --------------------------------------------------
 
 def test_feedback_keeps_a_hidden_tests_verdict_but_not_its_source():

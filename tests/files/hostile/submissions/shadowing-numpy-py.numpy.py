@@ -1,0 +1,1 @@
+raise SystemExit("the shadowing numpy.py was imported")

@@ -1,0 +1,177 @@
+"""Can a hostile notebook fool, crash or escape the grader? Each fixture in
+tests/files/hostile/submissions/ attacks the guarded assignment (8 points: test_mse 2, test_fit 3,
+test_keras_model 3, each recomputed by the grader outside the kernel) and must earn exactly what
+its honest work deserves."""
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from autograder import pipeline
+from autograder.sandbox import UNPRIVILEGED_ID, Limits, missing_protections
+
+HOSTILE = Path(__file__).parent / "files" / "hostile"
+sys.path.insert(0, str(HOSTILE))
+from make_fixtures import ASSIGNMENT, build_course  # noqa: E402
+
+LIMITS = Limits(notebook_timeout_s=120, cell_timeout_s=15, memory_mb=1536, processes=256)
+FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
+HONEST_BEFORE_MODEL = 5  # mse and fit answered; the model cell never finishes
+
+# scenario: (expected points, expected status)
+EXPECTED = {
+    "correct": (FULL, "graded"),
+    "correct-logging-to-stderr": (FULL, "graded"),
+    "untouched": (0, "graded"),
+    "wrong-answers": (WRONG_ANSWERS, "graded"),
+    "deleted-test-cells": (FULL, "graded"),
+    "commented-out-test-cells": (0, "graded"),
+    "changed-points": (FULL, "graded"),
+    "test-cells-changed-to-markdown": (0, "graded"),
+    "copied-locked-test-cells": (FULL, "graded"),
+    "schema-version-99": (0, "rejected"),
+    "malformed-json": (0, "rejected"),
+    "prefilled-passed-outputs": (0, "graded"),
+    "custom-exception-handler-swallows-errors": (0, "graded"),
+    "overridden-showtraceback": (0, "graded"),
+    "input-transformer-empties-later-cells": (0, "graded"),
+    "ast-transformer-removes-asserts": (WRONG_ANSWERS, "graded"),
+    "patched-numpy-allclose": (WRONG_ANSWERS, "graded"),
+    "patched-keras-model-evaluate": (WRONG_ANSWERS, "graded"),
+    "patched-builtins": (0, "graded"),  # the patched max() breaks the kernel's own output thread
+    "lying-eq-result": (FULL - 2, "graded"),
+    "forged-executed-notebook": (0, "graded"),
+    "shadowing-numpy-py": (FULL, "graded"),
+    "sys-exit-before-tests": (FULL, "graded"),
+    "os-exit-before-tests": (2, "graded"),
+    "infinite-loop": (HONEST_BEFORE_MODEL, "graded"),
+    "loop-ignoring-sigint": (HONEST_BEFORE_MODEL, "graded"),
+    "memory-bomb": (HONEST_BEFORE_MODEL, "graded"),
+    "fork-bomb": (HONEST_BEFORE_MODEL, "graded"),
+    "daemon-outliving-the-kernel": (FULL, "graded"),
+    "reads-source-gradebook-and-other-submissions": (FULL, "graded"),
+    "writes-to-the-gradebook": (0, "graded"),
+    "opens-a-network-connection": (FULL, "graded"),
+    "floods-100-mb-of-output": (FULL, "graded"),
+    "hard-coded-predictions-for-public-data": (WRONG_ANSWERS, "graded"),
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(missing_protections()), reason="needs root, bwrap, cgroups")]
+
+
+def test_every_fixture_has_an_expected_grade():
+    fixtures = {p.stem for p in (HOSTILE / "submissions").glob("*.ipynb")}
+    assert fixtures == set(EXPECTED) and len(fixtures) >= 25
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole suite graded as one batch (one student per scenario)."""
+    scratch = tmp_path_factory.mktemp("hostile")
+    course = build_course(scratch / "course")
+    submitted = scratch / "submitted"
+    for notebook in (HOSTILE / "submissions").glob("*.ipynb"):
+        folder = submitted / notebook.stem / ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy(notebook, folder / f"{ASSIGNMENT}.ipynb")
+        for extra in HOSTILE.glob(f"submissions/{notebook.stem}.*.py"):
+            shutil.copy(extra, folder / extra.name.removeprefix(f"{notebook.stem}."))
+    started = time.monotonic()
+    run = pipeline.grade(course, ASSIGNMENT, submitted, scratch / "grading", limits=LIMITS)
+    return course, submitted, run, time.monotonic() - started
+
+
+def test_each_scenario_earns_what_its_honest_work_deserves(graded):
+    _, _, run, seconds = graded
+    got = {r.student: (r.score, r.status) for r in run.results}
+    rows = [f"{'scenario':<46} {'expected':>8} {'got':>8}  status / flags"]
+    for name, (points, status) in EXPECTED.items():
+        result = next(r for r in run.results if r.student == name)
+        mark = "" if got[name] == (points, status) else "   <-- WRONG"
+        rows.append(f"{name:<46} {points:>8g} {result.score:>8g}  {result.status}: {result.reason[:90]}{mark}")
+    print(f"\nhostile suite: {len(run.results)} submissions graded in {seconds:.0f} s\n" + "\n".join(rows))
+    assert got == EXPECTED
+
+
+def test_a_test_that_passed_only_inside_the_kernel_is_flagged(graded):
+    _, _, run, _ = graded
+    swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
+    assert any("grader's own recomputation disagrees" in flag for flag in swallowed.flags)
+
+
+def test_the_sandbox_hides_the_course_and_the_network(graded):
+    _, _, run, _ = graded
+    text = {name: _outputs(run, name) for name in ("reads-source-gradebook-and-other-submissions",
+                                                   "writes-to-the-gradebook", "opens-a-network-connection")}
+    assert "found: []" in text["reads-source-gradebook-and-other-submissions"]
+    assert "gradebooks reachable: []" in text["writes-to-the-gradebook"]
+    assert "network: [Errno 101] Network is unreachable" in text["opens-a-network-connection"]
+
+
+def test_limits_stop_runaway_notebooks_and_say_which(graded):
+    _, _, run, _ = graded
+    reasons = {r.student: _outputs(run, r.student) for r in run.results
+               if r.student in ("infinite-loop", "memory-bomb", "floods-100-mb-of-output")}
+    assert "ran past the 15 s per-cell limit" in reasons["infinite-loop"]
+    assert "the kernel died while running this cell" in reasons["memory-bomb"]
+    assert "[output cut: this cell wrote more than 1,000,000 bytes]" in reasons["floods-100-mb-of-output"]
+    memory_bomb = next(r for r in run.results if r.student == "memory-bomb")
+    assert "memory limit" in memory_bomb.reason
+
+
+def test_no_process_of_a_graded_notebook_outlives_its_run(graded):
+    assert [p.info for p in psutil.process_iter(["pid", "uids", "cmdline"])
+            if p.info["uids"] and p.info["uids"].real == UNPRIVILEGED_ID] == []
+
+
+def test_a_rerun_resumes_without_regrading_anyone(graded):
+    course, submitted, run, seconds = graded
+    started = time.monotonic()
+    again = pipeline.grade(course, ASSIGNMENT, submitted, run.output_dir, limits=LIMITS)
+    assert [(r.student, r.score) for r in again.results] == [(r.student, r.score) for r in run.results]
+    assert time.monotonic() - started < seconds / 10
+
+
+def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
+    """Prints the grading time of the same benign notebooks with plain `nbgrader autograde`."""
+    course, submitted, run, _ = graded
+    benign = ("correct", "untouched", "wrong-answers")
+    plain = _plain_nbgrader_copy(course, tmp_path / "plain")
+    for name in benign:
+        shutil.copytree(submitted / name, plain / "submitted" / name)
+    started = time.monotonic()
+    for name in benign:
+        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, f"--student={name}", "--create",
+                        "--force"], cwd=plain, check=True, capture_output=True)
+    plain_seconds = time.monotonic() - started
+    kit = tmp_path / "kit"
+    for name in benign:
+        shutil.copytree(submitted / name, kit / "submitted" / name)
+    started = time.monotonic()
+    pipeline.grade(course, ASSIGNMENT, kit / "submitted", kit / "grading", limits=LIMITS)
+    kit_seconds = time.monotonic() - started
+    print(f"\n{len(benign)} notebooks: plain nbgrader autograde {plain_seconds:.1f} s, the kit with limits and "
+          f"rechecks {kit_seconds:.1f} s ({kit_seconds / plain_seconds:.2f}x)")
+
+
+def _plain_nbgrader_copy(course, root: Path) -> Path:
+    """The course with nbgrader's stock autograde (no sandbox, no rechecks)."""
+    shutil.copytree(course.root / "source", root / "source")
+    config = (course.root / "nbgrader_config.py").read_text()
+    config = config.split("# Autograding runs each notebook")[0] + "\nc.CourseDirectory.root = '.'\n"
+    (root / "nbgrader_config.py").write_text(config)
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--create", "--force"],
+                   cwd=root, check=True, capture_output=True)
+    return root
+
+
+def _outputs(run, student: str) -> str:
+    notebook = nbformat.read(run.output_dir / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    return "\n".join(str(output.get("text", "")) + str(output.get("evalue", ""))
+                     for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
