@@ -150,19 +150,23 @@ def _grade_one(course: Course, assignment: str, student_dir: Path, config, cells
         preflight.prepare(course.notebook_names(assignment), assignment, student_dir / assignment, submitted)
     except SubmissionError as error:
         return _ungraded(student, "rejected", str(error), cells)
+    paths = [record_path(root / "runs" / student / Path(name).stem) for name in course.notebook_names(assignment)]
+    for path in paths:  # a record left by an earlier, interrupted run must not be read as this one's
+        path.unlink(missing_ok=True)
     try:
         _nbgrader(Autograde, course, assignment, config, student=student, create_student=True)
+        records = [json.loads(path.read_text()) for path in paths if path.exists()]
+        if len(records) != len(paths):
+            return _ungraded(student, "failed", "nbgrader autograde did not run every notebook", cells)
+        flags = [flag for record in records for flag in record["flags"]]
+        result = SubmissionResult(
+            student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
+            _scores(assignment, student, config.CourseDirectory.db_url, cells), flags=flags,
+            wall_seconds=sum(r["wall_seconds"] for r in records),
+            peak_memory_mb=max(r["peak_memory_mb"] for r in records), device=available_device())
+        _nbgrader(GenerateFeedback, course, assignment, config, student=student)
     except BuildError as error:
         return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], cells)
-    records = [json.loads(record_path(root / "runs" / student / Path(name).stem).read_text())
-               for name in course.notebook_names(assignment)]
-    flags = [flag for record in records for flag in record["flags"]]
-    result = SubmissionResult(
-        student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
-        _scores(assignment, student, config.CourseDirectory.db_url, cells), flags=flags,
-        wall_seconds=sum(r["wall_seconds"] for r in records),
-        peak_memory_mb=max(r["peak_memory_mb"] for r in records), device=available_device())
-    _nbgrader(GenerateFeedback, course, assignment, config, student=student)
     result.feedback = root / "feedback" / student / assignment
     return result
 

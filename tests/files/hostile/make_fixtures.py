@@ -205,10 +205,14 @@ for path in found:
         print(path, open(path, "rb").read(100))
     except OSError as error:
         print(path, error)'''
-WRITE_GRADEBOOK = '''import glob, sqlite3
-for path in glob.glob("/**/gradebook.db", recursive=True):
+WRITE_GRADEBOOK = '''import os, sqlite3
+reachable = []
+for folder, subfolders, files in os.walk("/"):
+    subfolders[:] = [d for d in subfolders if d not in ("proc", "sys", "dev", "usr", "lib", "site-packages")]
+    reachable += [os.path.join(folder, f) for f in files if f == "gradebook.db"]
+for path in reachable:
     sqlite3.connect(path).execute("update grade set manual_score = 100")
-print("gradebooks reachable:", glob.glob("/**/gradebook.db", recursive=True))'''
+print("gradebooks reachable:", reachable)'''
 NETWORK = '''import socket
 try:
     socket.create_connection(("151.101.0.223", 443), timeout=5)
