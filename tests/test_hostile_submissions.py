@@ -18,7 +18,7 @@ from autograder.sandbox import UNPRIVILEGED_ID, Limits, missing_protections
 
 HOSTILE = Path(__file__).parent / "files" / "hostile"
 sys.path.insert(0, str(HOSTILE))
-from make_fixtures import ASSIGNMENT, build_course  # noqa: E402
+from make_fixtures import ASSIGNMENT, build_course
 
 LIMITS = Limits(notebook_timeout_s=120, cell_timeout_s=15, memory_mb=1536, processes=256)
 FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
@@ -140,7 +140,7 @@ def test_a_rerun_resumes_without_regrading_anyone(graded):
 
 def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
     """Prints the grading time of the same benign notebooks with plain `nbgrader autograde`."""
-    course, submitted, run, _ = graded
+    course, submitted, _, _ = graded
     benign = ("correct", "untouched", "wrong-answers")
     plain = _plain_nbgrader_copy(course, tmp_path / "plain")
     for name in benign:
