@@ -12,10 +12,10 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict, Float, Integer, Unicode
+from traitlets import Bool, Dict, Float, Integer, Unicode
 
 from . import exports
-from .sandbox import Limits, run_in_sandbox
+from .sandbox import Limits, require_protections, run_in_sandbox
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
 # cell with any stderr output, so autograde drops these chunks (IgnorePattern) before scoring.
@@ -76,8 +76,10 @@ class SandboxedExecute(NbGraderPreprocessor):
     processes = Integer(Limits.processes).tag(config=True)
     cell_output_bytes = Integer(Limits.cell_output_bytes).tag(config=True)
     file_bytes = Integer(Limits.file_bytes).tag(config=True)
+    allow_missing_limits = Bool(False, help="Run even where a limit cannot be enforced").tag(config=True)
 
     def preprocess(self, nb, resources):
+        require_protections(self.allow_missing_limits)
         limits = Limits(self.notebook_timeout, self.cell_timeout, self.memory_mb, self.processes,
                         self.cell_output_bytes, self.file_bytes)
         student, name = resources["nbgrader"]["student"], resources["unique_key"]

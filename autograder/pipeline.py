@@ -115,7 +115,7 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
     config = course.nbgrader_config(root=output, source_directory=course.source_dir,
                                     release_directory=output / "release", db_url=db_url)
-    _limit(config, limits, output / "runs")
+    _limit(config, limits, output / "runs", allow_missing_limits)
     cells = course.grade_cells(assignment)
     _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
 
@@ -132,10 +132,10 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     return GradingRun(assignment, output, results, grades_csv)
 
 
-def _limit(config, limits: Limits, run_directory: Path) -> None:
+def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bool) -> None:
     """Hand ``limits`` to the sandboxed execution step of nbgrader's autograde."""
     execute = config.SandboxedExecute
-    execute.run_directory = str(run_directory)
+    execute.run_directory, execute.allow_missing_limits = str(run_directory), allow_missing_limits
     execute.notebook_timeout, execute.cell_timeout = limits.notebook_timeout_s, limits.cell_timeout_s
     execute.memory_mb, execute.processes = limits.memory_mb, limits.processes
     execute.cell_output_bytes, execute.file_bytes = limits.cell_output_bytes, limits.file_bytes
