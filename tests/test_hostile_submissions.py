@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from autograder import pipeline
+from autograder.execution import grading_environment  # nbgrader runs `alembic` from PATH
 from autograder.sandbox import UNPRIVILEGED_ID, Limits, missing_protections
 
 HOSTILE = Path(__file__).parent / "files" / "hostile"
@@ -148,7 +149,7 @@ def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
     started = time.monotonic()
     for name in benign:
         subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, f"--student={name}", "--create",
-                        "--force"], cwd=plain, check=True, capture_output=True)
+                        "--force"], cwd=plain, check=True, capture_output=True, env=grading_environment())
     plain_seconds = time.monotonic() - started
     kit = tmp_path / "kit"
     for name in benign:
@@ -167,7 +168,7 @@ def _plain_nbgrader_copy(course, root: Path) -> Path:
     config = config.split("# Autograding runs each notebook")[0] + "\nc.CourseDirectory.root = '.'\n"
     (root / "nbgrader_config.py").write_text(config)
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--create", "--force"],
-                   cwd=root, check=True, capture_output=True)
+                   cwd=root, check=True, capture_output=True, env=grading_environment())
     return root
 
 
