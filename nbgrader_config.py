@@ -41,4 +41,4 @@ c.Autograde.autograde_preprocessors = [
 # Graded cells a student deleted come back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `autograder grade --timeout` limits the whole notebook.
-c.SandboxedExecute.cell_timeout = 600
+c.SandboxedExecute.cell_timeout_s = 600

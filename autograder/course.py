@@ -73,7 +73,3 @@ class Course:
         for trait, value in course_directory.items():
             setattr(config.CourseDirectory, trait, str(value))
         return config
-
-    def nbgrader_arguments(self, **course_directory) -> list[str]:
-        """The same overrides as command-line flags, for nbgrader run as a subprocess."""
-        return [f"--CourseDirectory.{trait}={value}" for trait, value in course_directory.items()]

@@ -1,6 +1,7 @@
 """nbgrader preprocessors the kit adds (registered in nbgrader_config.py)."""
 
 import copy
+import dataclasses
 import importlib
 import json
 import os
@@ -62,6 +63,10 @@ class StderrCostsNothing(NbGraderPreprocessor):
         return cell, resources
 
 
+EXECUTED = "executed.ipynb"
+"""What `autograder.runner` writes in the run's folder: the notebook with its outputs."""
+
+
 class SandboxedExecute(NbGraderPreprocessor):
     """Replaces nbgrader's Execute: runs the notebook with `autograder.runner` in a sandbox under
     limits (`autograder.sandbox`), then takes back only the outputs of the cells it sent. A
@@ -70,8 +75,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     run_directory = Unicode("", help="Folder for each run's working folder and log "
                                      "(default: a temporary folder)").tag(config=True)
-    notebook_timeout = Float(Limits.notebook_timeout_s).tag(config=True)
-    cell_timeout = Float(Limits.cell_timeout_s).tag(config=True)
+    notebook_timeout_s = Float(Limits.notebook_timeout_s).tag(config=True)
+    cell_timeout_s = Float(Limits.cell_timeout_s).tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
     processes = Integer(Limits.processes).tag(config=True)
     cell_output_bytes = Integer(Limits.cell_output_bytes).tag(config=True)
@@ -80,8 +85,7 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         require_protections(self.allow_missing_limits)
-        limits = Limits(self.notebook_timeout, self.cell_timeout, self.memory_mb, self.processes,
-                        self.cell_output_bytes, self.file_bytes)
+        limits = Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
         runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
         folder = runs / name
@@ -121,9 +125,6 @@ class SandboxedExecute(NbGraderPreprocessor):
                                        wall_seconds=outcome.wall_seconds, peak_memory_mb=outcome.peak_memory_mb)
         write_record(resources["autograder"])
         return nb, resources
-
-
-EXECUTED = "executed.ipynb"
 
 
 def _read_executed(path: Path, sent, max_bytes: int):

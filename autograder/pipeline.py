@@ -1,6 +1,7 @@
 """build, grade and validate: nbgrader does the notebook surgery, the kit adds the rest."""
 
 import contextlib
+import dataclasses
 import filecmp
 import json
 import os
@@ -136,21 +137,20 @@ def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bo
     """Hand ``limits`` to the sandboxed execution step of nbgrader's autograde."""
     execute = config.SandboxedExecute
     execute.run_directory, execute.allow_missing_limits = str(run_directory), allow_missing_limits
-    execute.notebook_timeout, execute.cell_timeout = limits.notebook_timeout_s, limits.cell_timeout_s
-    execute.memory_mb, execute.processes = limits.memory_mb, limits.processes
-    execute.cell_output_bytes, execute.file_bytes = limits.cell_output_bytes, limits.file_bytes
+    for field in dataclasses.fields(Limits):  # the step's traits are named after the fields
+        setattr(execute, field.name, getattr(limits, field.name))
 
 
 def _grade_one(course: Course, assignment: str, student_dir: Path, config, cells) -> SubmissionResult:
     """Preflight, autograde and feedback for one student; any failure is theirs alone."""
-    student, root = student_dir.name, Path(config.CourseDirectory.root)
+    student, root, names = student_dir.name, Path(config.CourseDirectory.root), course.notebook_names(assignment)
     try:
         submitted = root / "submitted" / student / assignment
         shutil.rmtree(submitted, ignore_errors=True)
-        preflight.prepare(course.notebook_names(assignment), assignment, student_dir / assignment, submitted)
+        preflight.prepare(names, assignment, student_dir / assignment, submitted)
     except SubmissionError as error:
         return _ungraded(student, "rejected", str(error), cells)
-    paths = [record_path(root / "runs" / student / Path(name).stem) for name in course.notebook_names(assignment)]
+    paths = [record_path(root / "runs" / student / Path(name).stem) for name in names]
     for path in paths:  # a record left by an earlier, interrupted run must not be read as this one's
         path.unlink(missing_ok=True)
     try:

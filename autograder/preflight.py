@@ -2,9 +2,10 @@
 
 Only the assignment's notebooks are taken (a student's `numpy.py` never reaches the kernel);
 each must be a readable nbformat 4 notebook whose nbgrader metadata this grader understands.
-Outputs are stripped. Restoring locked and deleted graded cells, resetting their points and
-types and deduplicating copied grade ids is nbgrader's own sanitising step (OverwriteCells with
-add_missing_cells, DeduplicateIds), which runs next, from the gradebook.
+Outputs are stripped and copies of locked cells dropped. Restoring locked and deleted graded
+cells, resetting their points and types, and deduplicating copied answer cells is nbgrader's own
+sanitising step (OverwriteCells with add_missing_cells, DeduplicateIds), which runs next, from
+the gradebook.
 """
 
 import json

@@ -22,7 +22,7 @@ import autograder
 
 from .data.store import data_dir
 from .errors import CourseError
-from .execution import ProcessOutcome, run_limited
+from .execution import ProcessOutcome, grading_environment, run_limited
 
 UNPRIVILEGED_ID = 65534
 """uid and gid the notebook runs as (`nobody`/`nogroup` on Debian)."""
@@ -132,8 +132,6 @@ def _bubblewrap(folder: Path) -> list[str]:
 
 def _environment(folder: Path) -> dict:
     """A small environment: no grader secrets, a writable HOME, TensorFlow's logging off."""
-    from .execution import grading_environment
-
     inherited = grading_environment()
     env = {name: inherited[name] for name in ("PATH", "LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS",
                                               "COURSE_DATA_DIR", "CUDA_VISIBLE_DEVICES") if name in inherited}
