@@ -16,9 +16,9 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.course_id = "keras-course"
 c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.solution_directory = "solutions"
-# Folders that notebooks write while they run (assignment 4's Embedding Projector files) are never
-# released with an assignment.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "projector"]
+# Folders that notebooks write while they run (assignment 4's Embedding Projector files, the
+# hidden tests' exports for the grader) are never released with an assignment.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "projector", "exports"]
 
 # The solution version is not executed at build time (fast, byte-stable, no outputs) and, like
 # the student version, carries no hidden tests.
@@ -42,3 +42,19 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `autograder grade --timeout` limits the whole notebook.
 c.SandboxedExecute.cell_timeout_s = 600
+# Checks that need held-out labels, which graded notebooks cannot read (autograder/data/view.py):
+# the hidden tests export predictions and the grader judges them.
+c.TrustedRecheck.held_out_checks = {
+    "01_regression_baselines": {
+        "test_held_out_ranking": "autograder.checks.regression:judge_ranking",
+        "test_mlp_threshold": "autograder.checks.regression:judge_mlp_threshold",
+    },
+    "02_mnist_dropout": {
+        "test_dropout_narrows_the_gap": "autograder.checks.dropout:judge_gap",
+        "test_test_accuracy": "autograder.checks.dropout:judge_test_accuracy",
+    },
+    "07_contrastive_learning": {
+        "test_linear_probe": "autograder.checks.contrastive:judge_linear_probe",
+        "test_beats_random_encoder": "autograder.checks.contrastive:judge_beats_random_encoder",
+    },
+}

@@ -15,7 +15,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
-from . import exports
+from . import data, exports
 from .sandbox import Limits, require_protections, run_in_sandbox
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
@@ -87,7 +87,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         require_protections(self.allow_missing_limits)
         limits = Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
-        runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
+        run_directory = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-"))
+        runs = run_directory / student
         folder = runs / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -98,7 +99,8 @@ class SandboxedExecute(NbGraderPreprocessor):
         nbformat.write(sent, folder / f"{name}.ipynb")
         command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
                    f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
-        outcome = run_in_sandbox(command, folder, limits, runs / f"{name}.log")
+        outcome = run_in_sandbox(command, folder, limits, runs / f"{name}.log",
+                                 data.grading_view(run_directory / ".data-view"))
 
         flags, stop_reason = [], "the run stopped before this cell"
         if outcome.timed_out:
@@ -156,15 +158,22 @@ def record_path(run_folder) -> Path:
 
 
 class TrustedRecheck(NbGraderPreprocessor):
-    """Recomputes graded checks in the grader's own process from the arrays the hidden tests
+    """Judges graded cells in the grader's own process from the arrays their hidden tests
     exported (`autograder.exports`), on data the kernel never sees. A cell that passed in the
-    kernel but fails here gets an error output (no points) and a flag in the report."""
+    kernel but fails here gets an error output first (no points), and its reason goes to the
+    report: as a flag where the kernel claimed to have checked the same thing."""
 
-    rechecks = Dict(help="{assignment: {grade_id: 'module:function'}}: each function takes the "
-                         "exported arrays and raises AssertionError when they fail").tag(config=True)
+    rechecks = Dict(help="{assignment: {grade_id: 'module:function'}}: recomputations of what the hidden "
+                         "test checked in the kernel; each function takes the exported arrays and raises "
+                         "AssertionError when they fail. A disagreement is flagged").tag(config=True)
+    held_out_checks = Dict(help="{assignment: {grade_id: 'module:function'}}: like rechecks, for checks "
+                                "that need the held-out labels the kernel cannot read (`data.grading_view`); "
+                                "a failure is the test's failure, not a disagreement").tag(config=True)
 
     def preprocess(self, nb, resources):
-        checks = self.rechecks.get(resources["nbgrader"]["assignment"], {})
+        assignment = resources["nbgrader"]["assignment"]
+        rechecks = self.rechecks.get(assignment, {})
+        checks = {**self.held_out_checks.get(assignment, {}), **rechecks}
         record = resources.get("autograder")
         if not checks or record is None:
             return nb, resources
@@ -173,13 +182,19 @@ class TrustedRecheck(NbGraderPreprocessor):
             if grade_id not in checks or any(o.output_type == "error" for o in cell.outputs):
                 continue
             try:
-                _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
+                verdict = _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
             except (AssertionError, exports.ExportError) as error:
-                message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
+                if grade_id in rechecks:
+                    message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
+                    record["flags"].append(f"{grade_id}: {message}")
+                else:
+                    message = f"the grader's measurement on held-out data: {error}"
                 # First: nbgrader scores a cell by its first error or result output.
                 cell.outputs.insert(0, nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
                                                               traceback=[f"RecheckFailed: {message}"]))
-                record["flags"].append(f"{grade_id}: {message}")
+            else:
+                if verdict:
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
         write_record(record)
         return nb, resources
 

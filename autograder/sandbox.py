@@ -3,7 +3,8 @@
 Each run gets its own cgroup (v1 memory and pids controllers: the kernel dies alone when it
 exceeds the memory limit, and a fork bomb stops at the process limit), a bubblewrap sandbox (no
 network, its own process namespace so no daemon outlives it, and a file system that shows only
-the Python install, the `autograder` package, the public course data and the run's own folder),
+the Python install, the `autograder` package, the course data less its held-out labels
+(`data.grading_view`) and the run's own folder),
 an unprivileged user (uid 65534) and a file-size rlimit (no output floods the disk). The
 whole run has a wall-clock limit; `autograder.runner` adds the per-cell limit inside.
 """
@@ -81,13 +82,15 @@ def require_protections(allow_missing: bool) -> list[str]:
     return missing
 
 
-def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: Path) -> SandboxOutcome:
-    """Run ``command`` in ``folder`` (the only writable place) under ``limits``; every limit
-    this machine cannot enforce is skipped (callers decide first with `require_protections`)."""
+def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: Path,
+                   data_view: dict[str, Path]) -> SandboxOutcome:
+    """Run ``command`` in ``folder`` (the only writable place) under ``limits``, showing the course
+    data as ``data_view`` (`data.grading_view`); every limit this machine cannot enforce is
+    skipped (callers decide first with `require_protections`)."""
     sandboxed = not missing_protections()
     if sandboxed:
         os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
-        command = _bubblewrap(folder) + command
+        command = _bubblewrap(folder, data_view) + command
     with _cgroups(limits) as cgroups:
         outcome = run_limited(command, cwd=folder, log_path=log_path, timeout_s=limits.notebook_timeout_s,
                               env=_environment(folder if not sandboxed else Path(SANDBOX_FOLDER)),
@@ -100,8 +103,8 @@ def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: P
             process_limit_hit=_read_int(cgroups.get("pids"), "pids.events", field="max") > 0)
 
 
-def _bubblewrap(folder: Path) -> list[str]:
-    """bwrap arguments: read-only system and Python, read-only course data, ``folder`` writable."""
+def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
+    """bwrap arguments: read-only system and Python, the read-only data view, ``folder`` writable."""
     arguments = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                  "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr",
@@ -112,18 +115,19 @@ def _bubblewrap(folder: Path) -> list[str]:
         elif os.path.isdir(top):
             arguments += ["--ro-bind", top, top]
     package = Path(autograder.__file__).resolve().parent
-    readable = [Path(sys.prefix), Path(sys.base_prefix), package, data_dir()]
+    readable = {path.resolve(): path.resolve() for path in (Path(sys.prefix), Path(sys.base_prefix), package)}
+    root = data_dir().resolve()
+    readable.update({root / relpath: source.resolve() for relpath, source in data_view.items()})
     created = set()
-    for path in readable:
-        path = path.resolve()
-        if not path.exists() or str(path).startswith(("/usr/", "/etc/")):
+    for target, source in readable.items():
+        if not source.exists() or str(target).startswith(("/usr/", "/etc/")):
             continue
         # bwrap makes missing parents mode 0700 for root; the unprivileged user must pass through.
-        for parent in reversed(path.parents[:-1]):
+        for parent in reversed(target.parents[:-1]):
             if parent not in created:
                 arguments += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
-        arguments += ["--ro-bind", str(path), str(path)]
+        arguments += ["--ro-bind", str(source), str(target)]
     arguments += ["--bind", str(folder), SANDBOX_FOLDER, "--chdir", SANDBOX_FOLDER, "--",
                   "setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
                   "--no-new-privs"]

@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder import data
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = "00_tiny"
 
@@ -99,3 +101,17 @@ def data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(folder))
     monkeypatch.delenv("COURSE_DATA_MIRROR", raising=False)
     return folder
+
+
+@pytest.fixture
+def inside_the_sandbox(data_folder, tmp_path, monkeypatch):
+    """Call it once the data folder is filled: the course data folder becomes the view that graded
+    notebooks get (`data.grading_view`, held-out labels withheld), laid out as the sandbox mounts it."""
+    def switch() -> dict:
+        view = data.grading_view(tmp_path / "stand-ins")
+        for relpath, source in view.items():
+            (tmp_path / "sandbox-data" / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / "sandbox-data" / relpath).symlink_to(source)
+        monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "sandbox-data"))
+        return view
+    return switch

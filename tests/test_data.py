@@ -159,6 +159,35 @@ def test_ames_held_out_split_is_fixed_disjoint_and_drops_the_huge_houses(data_fo
     assert train.SalePrice.dtype == np.int64
 
 
+# --- the grading view: held-out labels withheld --------------------------------------------------
+
+def test_graded_notebooks_see_the_test_images_but_not_their_labels(data_folder, inside_the_sandbox):
+    write_files(data_folder, {f"{dataset}/{name}": idx_bytes(np.zeros((2, 28, 28) if "images" in name else 2))
+                              for dataset in ("mnist", "fashion-mnist")
+                              for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                           "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")})
+    write_files(data_folder, {"imdb/imdb_word_index.json": b"{}"})
+    assert not data.labels_withheld()
+    view = inside_the_sandbox()
+    assert "mnist/t10k-labels-idx1-ubyte.gz" not in view and "fashion-mnist/t10k-labels-idx1-ubyte.gz" not in view
+    assert view["imdb"] == data_folder / "imdb", "a folder with nothing withheld is shown whole"
+    assert data.labels_withheld()
+    images, labels = data.load_mnist("test")
+    assert images.shape == (2, 28, 28) and labels is None
+    assert data.load_fashion_mnist("train")[1].shape == (2,)
+
+
+def test_graded_notebooks_see_the_held_out_houses_without_their_prices(data_folder, inside_the_sandbox):
+    rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
+    write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
+    train, test = data.load_ames("train"), data.load_ames("test")
+    inside_the_sandbox()
+    pd.testing.assert_frame_equal(data.load_ames("train"), train)
+    seen = data.load_ames("test")
+    assert seen["SalePrice"].isna().all()
+    pd.testing.assert_frame_equal(seen.drop(columns="SalePrice"), test.drop(columns="SalePrice"))
+
+
 def test_imdb_loader_reads_labelled_reviews_of_one_split(data_folder):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:

@@ -1,13 +1,16 @@
-"""What the grader trusts: exported arrays, the ledger, and refusing to grade without limits."""
+"""What the grader trusts: exported arrays and its own judgement of them, the ledger, and refusing
+to grade without limits."""
 
 import os
 
+import nbformat
 import numpy as np
 import pytest
 
 from autograder import exports, sandbox
 from autograder.errors import CourseError
 from autograder.ledger import Ledger, fingerprint
+from autograder.nbgrader_plugins import TrustedRecheck
 from autograder.results import CellScore, SubmissionResult
 
 
@@ -36,6 +39,47 @@ def test_an_export_that_is_a_symlink_to_a_grader_file_is_refused(tmp_path):
 def test_a_missing_export_names_the_cell(tmp_path):
     with pytest.raises(exports.ExportError, match=r"^the notebook exported nothing for test_fit \(was the test cell changed\?\)$"):
         exports.load(tmp_path, "test_fit")
+
+
+def judge_mean(arrays) -> str:
+    if not arrays["mean"] < 1:  # (pytest would add its own explanation to an assert here)
+        raise AssertionError(f"mean {float(arrays['mean'])} is not below 1")
+    return "mean below 1"
+
+
+def rechecked(tmp_path, mean: float, registry: str):
+    """One graded cell that passed in the kernel and exported ``mean``, after TrustedRecheck."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch = pytest.MonkeyPatch()
+    with monkeypatch.context() as patch:
+        patch.chdir(folder)
+        exports.save("test_mean", mean=mean)
+    cell = nbformat.v4.new_code_cell("check(mean)", metadata={"nbgrader": {"grade": True, "grade_id": "test_mean"}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="passed\n")]
+    record = {"run_folder": str(folder), "flags": []}
+    step = TrustedRecheck(**{registry: {"hw": {"test_mean": f"{__name__}:judge_mean"}}})
+    step.preprocess(nbformat.v4.new_notebook(cells=[cell]), {"nbgrader": {"assignment": "hw"}, "autograder": record})
+    return cell.outputs, record["flags"]
+
+
+def test_a_held_out_check_the_grader_fails_costs_the_points_with_its_reason_but_is_no_disagreement(tmp_path):
+    outputs, flags = rechecked(tmp_path, 3.0, "held_out_checks")
+    assert outputs[0].output_type == "error", "nbgrader scores a cell by its first error or result output"
+    assert outputs[0].evalue == "the grader's measurement on held-out data: mean 3.0 is not below 1"
+    assert flags == []
+
+
+def test_a_held_out_check_the_grader_passes_shows_what_it_measured(tmp_path):
+    outputs, flags = rechecked(tmp_path, 0.5, "held_out_checks")
+    assert [output.get("text") for output in outputs] == ["passed\n", "Grader: mean below 1\n"] and flags == []
+
+
+def test_a_recomputation_that_disagrees_with_the_kernel_is_flagged(tmp_path):
+    outputs, flags = rechecked(tmp_path, 3.0, "rechecks")
+    assert outputs[0].ename == "RecheckFailed"
+    assert flags == ["test_mean: passed in the notebook, but the grader's own recomputation disagrees: "
+                     "mean 3.0 is not below 1"]
 
 
 def test_grading_is_refused_without_limits_unless_the_instructor_allows_it(monkeypatch):

@@ -1,6 +1,10 @@
 """Checks shared by every assignment."""
 
+from collections.abc import Callable
+
 import numpy as np
+
+from .. import data, exports
 
 MEASUREMENTS: dict[str, float] = {}
 
@@ -9,6 +13,19 @@ def record(name: str, value: float) -> float:
     """Remember a measurement (for calibration and reports) and return it."""
     MEASUREMENTS[name] = float(value)
     return float(value)
+
+
+def judge_held_out(grade_id: str, judge: Callable[[dict], str], **predictions) -> None:
+    """Hand ``predictions`` on held-out inputs to the grader, who judges them with the held-out
+    labels (``judge(arrays)`` raises AssertionError or returns a summary; it is registered for
+    ``grade_id`` in nbgrader_config.py). Where this kernel can read those labels (instructors'
+    runs, not the grading sandbox) they are judged here too."""
+    arrays = {name: np.asarray(value) for name, value in predictions.items()}
+    exports.save(grade_id, **arrays)
+    if data.labels_withheld():
+        print("The held-out labels are withheld from graded notebooks: the grader measures this test.")
+    else:
+        print(judge(arrays))
 
 
 def check_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 1e-6) -> None:

@@ -1,8 +1,9 @@
 """Checks for assignment 7, contrastive self-supervised learning (SimCLR) on Fashion-MNIST.
 
 Images are float32 (batch, 28, 28, 1) in [0, 1]; projections are (batch, dim) with row i of both
-views coming from the same image. The probe checks load the Fashion-MNIST test split themselves,
-which the notebook never loads, and draw their own labelled subset of the training split.
+views coming from the same image. The probe checks predict the Fashion-MNIST test images, which
+the notebook never loads, and the grader judges the predictions with the test labels
+(`judge_held_out`); they draw their own labelled subset of the training split.
 """
 
 import functools
@@ -12,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import data
-from .common import check_output_shape, record
+from .common import check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 07 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23), 650 pre-training steps of 256
@@ -60,10 +61,6 @@ def _fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
 def _images(split: str, indices=slice(None)) -> np.ndarray:
     images, _ = _fashion_mnist(split)
     return (images[indices, ..., None] / 255.0).astype(np.float32)
-
-
-def _test_set() -> tuple[np.ndarray, np.ndarray]:
-    return _images("test"), _fashion_mnist("test")[1].astype(np.int64)
 
 
 @functools.lru_cache(maxsize=1)
@@ -238,17 +235,23 @@ def check_training_step(contrastive_model_class, build_encoder, build_projection
 
 # --- exercise 4: the linear probe, re-measured on the test set ------------------------------------
 
-def accuracy_on_test_set(probe) -> float:
-    images, labels = _test_set()
-    logits = probe.predict(images, batch_size=1000, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == labels))
+def classes_on_test_set(probe) -> np.ndarray:
+    """The probe's predicted class of each test image."""
+    return np.argmax(probe.predict(_images("test"), batch_size=1000, verbose=0), axis=-1)
+
+
+def accuracy_on_test_set(classes: np.ndarray) -> float:
+    """Accuracy of predicted classes on the test images (needs the test labels)."""
+    _, labels = _fashion_mnist("test")
+    assert classes.shape == labels.shape, f"got predictions of shape {classes.shape}; expected {labels.shape}"
+    return float(np.mean(classes == labels))
 
 
 def check_linear(probe, encoder) -> None:
     """The probe's logits are an affine function of the encoder's features."""
-    images, _ = _test_set()
-    features = np.asarray(encoder.predict(images[:1000], verbose=0), np.float64)
-    logits = np.asarray(probe.predict(images[:1000], verbose=0), np.float64)
+    images = _images("test", slice(1000))
+    features = np.asarray(encoder.predict(images, verbose=0), np.float64)
+    logits = np.asarray(probe.predict(images, verbose=0), np.float64)
     design = np.hstack([features, np.ones((len(features), 1))])
     coefficients = np.linalg.lstsq(design, logits, rcond=None)[0]
     residual = np.linalg.norm(design @ coefficients - logits) / np.linalg.norm(logits - logits.mean(axis=0))
@@ -261,11 +264,16 @@ def check_linear(probe, encoder) -> None:
 def check_linear_probe(probe, encoder) -> None:
     check_output_shape(probe, (None, NUM_CLASSES), "the linear probe", "one logit per class")
     check_linear(probe, encoder)
-    accuracy = record("probe_accuracy", accuracy_on_test_set(probe))
+    judge_held_out("test_linear_probe", judge_linear_probe, classes=classes_on_test_set(probe))
+
+
+def judge_linear_probe(arrays) -> str:
+    accuracy = record("probe_accuracy", accuracy_on_test_set(arrays["classes"]))
     assert accuracy >= PROBE_ACCURACY_THRESHOLD, (
         f"the linear probe classifies {accuracy:.2%} of the test images correctly; at least "
         f"{PROBE_ACCURACY_THRESHOLD:.0%} is expected after the notebook's pre-training. Check the augmentation, "
         "the loss and that the probe trains on the pre-trained encoder's features")
+    return f"the probe classifies {accuracy:.2%} of the test images (needs {PROBE_ACCURACY_THRESHOLD:.0%})"
 
 
 def check_beats_random_encoder(train_linear_probe, encoder) -> None:
@@ -273,10 +281,17 @@ def check_beats_random_encoder(train_linear_probe, encoder) -> None:
     a randomly initialised one of the same architecture: paired test accuracies."""
     images, labels = _labelled_subset()
     random_encoder = keras.models.clone_model(encoder)  # the same layers, freshly initialised
-    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(train_linear_probe(encoder, images, labels)))
-    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(train_linear_probe(random_encoder, images, labels)))
+    judge_held_out("test_beats_random_encoder", judge_beats_random_encoder,
+                   pre_trained=classes_on_test_set(train_linear_probe(encoder, images, labels)),
+                   random=classes_on_test_set(train_linear_probe(random_encoder, images, labels)))
+
+
+def judge_beats_random_encoder(arrays) -> str:
+    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(arrays["pre_trained"]))
+    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(arrays["random"]))
     margin = record("margin_over_random_encoder", pre_trained - random)
     assert margin >= RANDOM_ENCODER_MARGIN, (
-        f"with the same {len(labels)} labelled images, the probe on the pre-trained encoder scores {pre_trained:.2%} "
-        f"on the test images and the same probe on a randomly initialised encoder {random:.2%}; pre-training "
-        f"should add at least {RANDOM_ENCODER_MARGIN:.0%}")
+        f"with the same {LABELS_PER_CLASS * NUM_CLASSES} labelled images, the probe on the pre-trained encoder "
+        f"scores {pre_trained:.2%} on the test images and the same probe on a randomly initialised encoder "
+        f"{random:.2%}; pre-training should add at least {RANDOM_ENCODER_MARGIN:.0%}")
+    return f"probe accuracy {pre_trained:.2%} on the pre-trained encoder, {random:.2%} on a random one"

@@ -1,14 +1,15 @@
 """Checks for assignment 2, an MNIST MLP with a hand-written inverted dropout layer.
 
 Models take images as float32 in [0, 1] of shape (None, 28, 28) and output class
-probabilities (None, 10). Metric checks re-measure them on the MNIST test set, loaded here.
+probabilities (None, 10). Metric checks predict the MNIST test images and the grader judges the
+predictions with the test labels (`judge_held_out`).
 """
 
 import keras
 import numpy as np
 
 from .. import data
-from .common import check_compiled, check_output_shape, record
+from .common import check_compiled, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 02 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
@@ -113,32 +114,53 @@ def check_early_stopping(callback) -> None:
 
 # --- held-out measurements --------------------------------------------------------------------
 
-def measure_test_accuracy(model) -> float:
-    images, labels = data.load_mnist("test")
-    probabilities = model.predict(images.astype(np.float32) / 255.0, batch_size=1000, verbose=0)
-    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+def classes_on_test_set(model) -> np.ndarray:
+    """The model's predicted digit for each MNIST test image."""
+    images, _ = data.load_mnist("test")
+    return np.argmax(model.predict(images.astype(np.float32) / 255.0, batch_size=1000, verbose=0), axis=1)
+
+
+def accuracy_on_test_set(classes: np.ndarray) -> float:
+    """Accuracy of predicted digits on the MNIST test set (needs the test labels)."""
+    _, labels = data.load_mnist("test")
+    assert classes.shape == labels.shape, f"got predictions of shape {classes.shape}; expected {labels.shape}"
+    return float(np.mean(classes == labels))
 
 
 def check_dropout_narrows_gap(plain_model, dropout_model, train_images, train_labels) -> None:
     """Re-measures both small-data models: accuracy on their training images minus accuracy on
     the MNIST test set must shrink with dropout."""
-    def train_accuracy(model):
-        return float(np.mean(np.argmax(model.predict(train_images, verbose=0), axis=1) == np.asarray(train_labels)))
-    plain_train = train_accuracy(plain_model)
+    def train_classes(model):
+        return np.argmax(model.predict(train_images, verbose=0), axis=1)
+    plain_train = float(np.mean(train_classes(plain_model) == np.asarray(train_labels)))
     assert plain_train >= 0.99, (
         f"the model without dropout reaches {plain_train:.1%} on its training images; it should memorise them "
         "(nearly 100%) to show overfitting: train it for the full SMALL_EPOCHS")
-    plain_gap = record("02/plain_gap", plain_train - measure_test_accuracy(plain_model))
-    dropout_gap = record("02/dropout_gap", train_accuracy(dropout_model) - measure_test_accuracy(dropout_model))
+    judge_held_out("test_dropout_narrows_the_gap", judge_gap, train_labels=train_labels,
+                   plain_train=train_classes(plain_model), dropout_train=train_classes(dropout_model),
+                   plain_test=classes_on_test_set(plain_model), dropout_test=classes_on_test_set(dropout_model))
+
+
+def judge_gap(arrays) -> str:
+    def gap(model):
+        train_accuracy = float(np.mean(arrays[f"{model}_train"] == arrays["train_labels"]))
+        return train_accuracy - accuracy_on_test_set(arrays[f"{model}_test"])
+    plain_gap, dropout_gap = record("02/plain_gap", gap("plain")), record("02/dropout_gap", gap("dropout"))
     reduction = record("02/gap_reduction", plain_gap - dropout_gap)
     assert reduction > GAP_REDUCTION_THRESHOLD, (
         f"train-test accuracy gap: {plain_gap:.1%} without dropout, {dropout_gap:.1%} with it; dropout should "
         f"narrow it by more than {GAP_REDUCTION_THRESHOLD:.1%}. Is the dropout model using your layer, and is "
         "the layer active in training?")
+    return f"train-test accuracy gap {plain_gap:.1%} without dropout, {dropout_gap:.1%} with it"
 
 
 def check_test_accuracy(model) -> None:
-    accuracy = record("02/test_accuracy", measure_test_accuracy(model))
+    judge_held_out("test_test_accuracy", judge_test_accuracy, classes=classes_on_test_set(model))
+
+
+def judge_test_accuracy(arrays) -> str:
+    accuracy = record("02/test_accuracy", accuracy_on_test_set(arrays["classes"]))
     assert accuracy >= TEST_ACCURACY_THRESHOLD, (
         f"the model's accuracy on the MNIST test set is {accuracy:.2%}; it must reach {TEST_ACCURACY_THRESHOLD:.1%}. "
         "Check the scaling of the inputs, the learning rate and that early stopping restores the best weights")
+    return f"{accuracy:.2%} of the MNIST test images (needs {TEST_ACCURACY_THRESHOLD:.1%})"

@@ -1,15 +1,16 @@
 """Checks for assignment 1, regression baselines on the Ames house prices.
 
 Models take the matrix returned by the student's ``feature_matrix(frame)`` and predict the sale
-price in dollars, shape (None, 1). Metric checks re-measure them on the kit's held-out houses
-(``data.load_ames("test")``), which the notebook never receives.
+price in dollars, shape (None, 1). Metric checks predict the kit's held-out houses
+(``data.load_ames("test")``, which the notebook never receives) and the grader judges the
+predictions with their sale prices (`judge_held_out`).
 """
 
 import numpy as np
 import pandas as pd
 
 from .. import data
-from .common import check_close, check_compiled, check_output_shape, record
+from .common import check_close, check_compiled, check_output_shape, judge_held_out, record
 
 TARGET = "SalePrice"
 
@@ -146,21 +147,32 @@ def _synthetic_inputs(model, n_features: int, rng, count: int = 128) -> np.ndarr
 
 # --- held-out metrics -------------------------------------------------------------------------
 
-def held_out_rmse(model, feature_function) -> float:
-    """RMSE in dollars of ``model`` on the kit's held-out houses."""
-    frame = data.load_ames("test")
-    features = np.asarray(feature_function(frame), dtype=np.float32)
-    predictions = np.asarray(model.predict(features, verbose=0), dtype=np.float64).reshape(-1)
+def held_out_predictions(model, feature_function) -> np.ndarray:
+    """``model``'s predicted prices of the kit's held-out houses."""
+    features = np.asarray(feature_function(data.load_ames("test")), dtype=np.float32)
+    return np.asarray(model.predict(features, verbose=0), dtype=np.float64).reshape(-1)
+
+
+def held_out_rmse(predictions: np.ndarray) -> float:
+    """RMSE in dollars of predicted prices of the held-out houses (needs their sale prices)."""
+    prices = data.load_ames("test")[TARGET].to_numpy(np.float64)
+    assert predictions.shape == prices.shape, f"got {predictions.shape} predictions; expected {prices.shape}"
     assert np.all(np.isfinite(predictions)), "the model predicts NaN or infinity on held-out houses"
-    return reference_rmse(frame[TARGET].to_numpy(np.float64), predictions)
+    return reference_rmse(prices, predictions)
 
 
 def check_ranking(baseline_price: float, linear_model, mlp_model, feature_function) -> None:
     """On held-out houses: MLP RMSE < linear RMSE < mean-baseline RMSE."""
-    prices = data.load_ames("test")[TARGET].to_numpy(np.float64)
-    baseline = record("01/baseline_held_out_rmse", reference_rmse(prices, np.full_like(prices, float(baseline_price))))
-    linear = record("01/linear_held_out_rmse", held_out_rmse(linear_model, feature_function))
-    mlp = record("01/mlp_held_out_rmse", held_out_rmse(mlp_model, feature_function))
+    judge_held_out("test_held_out_ranking", judge_ranking, baseline_price=float(baseline_price),
+                   linear=held_out_predictions(linear_model, feature_function),
+                   mlp=held_out_predictions(mlp_model, feature_function))
+
+
+def judge_ranking(arrays) -> str:
+    baseline = record("01/baseline_held_out_rmse",
+                      held_out_rmse(np.full_like(arrays["linear"], float(arrays["baseline_price"]))))
+    linear = record("01/linear_held_out_rmse", held_out_rmse(arrays["linear"]))
+    mlp = record("01/mlp_held_out_rmse", held_out_rmse(arrays["mlp"]))
     assert linear < baseline, (
         f"on held-out houses the linear model's RMSE (${linear:,.0f}) is not below the mean baseline's "
         f"(${baseline:,.0f}): it has not learned. Scale the target (predict price / PRICE_SCALE and "
@@ -168,11 +180,17 @@ def check_ranking(baseline_price: float, linear_model, mlp_model, feature_functi
     assert mlp < linear, (
         f"on held-out houses the MLP's RMSE (${mlp:,.0f}) is not below the linear model's (${linear:,.0f}): "
         "train it longer, or check its hidden layers and learning rate")
+    return f"RMSE on the held-out houses: MLP ${mlp:,.0f} < linear ${linear:,.0f} < mean baseline ${baseline:,.0f}"
 
 
 def check_mlp_threshold(mlp_model, feature_function) -> None:
-    rmse = record("01/mlp_held_out_rmse", held_out_rmse(mlp_model, feature_function))
+    judge_held_out("test_mlp_threshold", judge_mlp_threshold, mlp=held_out_predictions(mlp_model, feature_function))
+
+
+def judge_mlp_threshold(arrays) -> str:
+    rmse = record("01/mlp_held_out_rmse", held_out_rmse(arrays["mlp"]))
     assert rmse < MLP_HELD_OUT_RMSE_THRESHOLD, (
         f"the MLP's RMSE on held-out houses is ${rmse:,.0f}; it must be below "
         f"${MLP_HELD_OUT_RMSE_THRESHOLD:,.0f}. Check the features (missing values filled?), the "
         "normalisation and the training length")
+    return f"MLP RMSE on the held-out houses ${rmse:,.0f} (needs below ${MLP_HELD_OUT_RMSE_THRESHOLD:,.0f})"

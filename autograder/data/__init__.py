@@ -24,12 +24,13 @@ from .loaders import (
     read_idx,
 )
 from .manifest import MANIFEST, DataFile
-from .store import FetchResult, data_dir, data_path, fetch, verify
+from .store import FetchResult, data_dir, data_path, fetch, labels_withheld, verify
+from .view import grading_view
 
 __all__ = [
     "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "ENRON_HELD_OUT_PERCENT", "FASHION_MNIST_CLASSES", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "SHAKESPEARE_HELD_OUT_PERCENT",
     "MANIFEST", "DataFile", "FetchResult",
-    "data_dir", "data_path", "fetch", "verify", "read_idx",
+    "data_dir", "data_path", "fetch", "verify", "read_idx", "labels_withheld", "grading_view",
     "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",
     "load_shakespeare", "load_enron_spam", "load_ames", "load_california_housing",
     "load_kaggle_house_prices", "flower_photos_dir", "load_flower_photos", "mobilenet_v2_weights_path", "load_mobilenet_v2_base",

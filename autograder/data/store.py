@@ -24,6 +24,15 @@ def data_dir() -> Path:
     return Path(os.environ.get("COURSE_DATA_DIR") or Path.home() / "course-data").expanduser()
 
 
+WITHHELD_MARKER = "HELD-OUT-LABELS-WITHHELD"
+"""A file at the top of the grading sandbox's view of the data folder (`view.grading_view`)."""
+
+
+def labels_withheld() -> bool:
+    """True where held-out labels are withheld: inside the grading sandbox."""
+    return (data_dir() / WITHHELD_MARKER).exists()
+
+
 def data_path(relpath: str) -> Path:
     """Absolute path of a course data file; DatasetNotFoundError if it is absent."""
     path = data_dir() / relpath

@@ -1,6 +1,7 @@
 """Assignment 1's checks: each accepts a correct object and names the likely mistake otherwise."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from keras import layers
 
+from autograder import exports
 from autograder.checks import MEASUREMENTS, check_compiled
 from autograder.checks import regression as checks
 
@@ -179,4 +181,14 @@ def test_an_mlp_above_the_threshold_fails_with_its_measured_rmse(ames_folder):
 
 def test_a_model_predicting_nan_is_named(ames_folder):
     with pytest.raises(AssertionError, match="the model predicts NaN or infinity on held-out houses"):
-        checks.held_out_rmse(fixed_model(np.nan, 0.0), living_area)
+        checks.check_mlp_threshold(fixed_model(np.nan, 0.0), living_area)
+
+
+def test_a_graded_notebook_only_exports_the_ranking_and_the_grader_judges_it(ames_folder, inside_the_sandbox, monkeypatch, capsys):
+    good, rough = fixed_model(100.0, 0.0), fixed_model(80.0, 30_000.0)
+    inside_the_sandbox()
+    checks.check_ranking(175_000.0, good, rough, living_area)  # the MLP is the rough one: a wrong ranking
+    assert capsys.readouterr().out.strip() == "The held-out labels are withheld from graded notebooks: the grader measures this test."
+    monkeypatch.setenv("COURSE_DATA_DIR", str(ames_folder))
+    with pytest.raises(AssertionError, match=r"the MLP's RMSE \(\$[\d,]+\) is not below the linear model's"):
+        checks.judge_ranking(exports.load(Path.cwd(), "test_held_out_ranking"))
