@@ -178,7 +178,8 @@ def test_graded_notebooks_see_the_test_images_but_not_their_labels(data_folder, 
 
 
 def test_graded_notebooks_see_the_held_out_houses_without_their_prices(data_folder, inside_the_sandbox):
-    rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
+    # Real parcel ids are written with a leading zero, as here.
+    rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t0{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
     write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
     train, test = data.load_ames("train"), data.load_ames("test")
     inside_the_sandbox()

@@ -13,6 +13,7 @@ visible to graded notebooks.
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .loaders import AMES_FILE, ames_held_out_rows
@@ -60,5 +61,6 @@ def _written(path: Path, write) -> Path:
 
 def _without_held_out_prices(source: Path, target: Path) -> None:
     frame = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
-    frame.loc[ames_held_out_rows(frame), "SalePrice"] = ""
+    # The loader hashes the parcel id as a number (the file writes some with a leading zero).
+    frame.loc[ames_held_out_rows(frame.assign(PID=frame["PID"].astype(np.int64))), "SalePrice"] = ""
     frame.to_csv(target, sep="\t", index=False)
