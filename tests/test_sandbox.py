@@ -1,6 +1,7 @@
 """What the grader trusts: exported arrays and its own judgement of them, the ledger, and refusing
 to grade without limits."""
 
+import importlib
 import os
 
 import nbformat
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import exports, sandbox
+from autograder.course import Course
 from autograder.errors import CourseError
 from autograder.ledger import Ledger, fingerprint
 from autograder.nbgrader_plugins import TrustedRecheck
@@ -105,3 +107,15 @@ def test_the_ledger_survives_a_line_cut_short_and_regrades_a_changed_submission(
     assert reopened.result("bob", "anything") is None
     (submission / "a.ipynb").write_text('{"changed": 1}')
     assert reopened.result("ann", fingerprint(submission)) is None
+
+
+def test_every_held_out_check_names_a_graded_cell_of_its_assignment_and_a_judge_that_exists():
+    course = Course.find(__file__)
+    registered = course.nbgrader_config().TrustedRecheck.held_out_checks
+    assert registered, "the course registers its held-out checks"
+    for assignment, judges in registered.items():
+        grade_ids = dict(course.grade_cells(assignment))
+        for grade_id, dotted in judges.items():
+            assert grade_id in grade_ids, f"{assignment} has no graded cell {grade_id}"
+            module, _, name = dotted.partition(":")
+            assert callable(getattr(importlib.import_module(module), name)), dotted
