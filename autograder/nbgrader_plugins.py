@@ -160,8 +160,8 @@ def record_path(run_folder) -> Path:
 class TrustedRecheck(NbGraderPreprocessor):
     """Judges graded cells in the grader's own process from the arrays their hidden tests
     exported (`autograder.exports`), on data the kernel never sees. A cell that passed in the
-    kernel but fails here gets an error output first (no points), and its reason goes to the
-    report: as a flag where the kernel claimed to have checked the same thing."""
+    kernel but fails here gets an error output first (no points); where the kernel had checked
+    the same thing (`rechecks`), the disagreement is also flagged in the report."""
 
     rechecks = Dict(help="{assignment: {grade_id: 'module:function'}}: recomputations of what the hidden "
                          "test checked in the kernel; each function takes the exported arrays and raises "
@@ -183,6 +183,8 @@ class TrustedRecheck(NbGraderPreprocessor):
                 continue
             try:
                 verdict = _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
+                if verdict:  # what a judge measured (a recomputation may return nothing)
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
             except (AssertionError, exports.ExportError) as error:
                 if grade_id in rechecks:
                     message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
@@ -192,9 +194,6 @@ class TrustedRecheck(NbGraderPreprocessor):
                 # First: nbgrader scores a cell by its first error or result output.
                 cell.outputs.insert(0, nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
                                                               traceback=[f"RecheckFailed: {message}"]))
-            else:
-                if verdict:
-                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
         write_record(record)
         return nb, resources
 

@@ -28,6 +28,13 @@ def judge_held_out(grade_id: str, judge: Callable[[dict], str], **predictions) -
         print(judge(arrays))
 
 
+def accuracy_of(classes, labels) -> float:
+    """Share of predicted classes equal to ``labels`` (one prediction per label)."""
+    classes, labels = np.asarray(classes), np.asarray(labels)
+    assert classes.shape == labels.shape, f"got predictions of shape {classes.shape}; expected {labels.shape}"
+    return float(np.mean(classes == labels))
+
+
 def check_close(actual, expected, what: str, rtol: float = 1e-6, atol: float = 1e-6) -> None:
     actual_array = np.asarray(actual, dtype=np.float64)
     expected_array = np.asarray(expected, dtype=np.float64)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import data
-from .common import check_output_shape, judge_held_out, record
+from .common import accuracy_of, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 07 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23), 650 pre-training steps of 256
@@ -242,9 +242,7 @@ def classes_on_test_set(probe) -> np.ndarray:
 
 def accuracy_on_test_set(classes: np.ndarray) -> float:
     """Accuracy of predicted classes on the test images (needs the test labels)."""
-    _, labels = _fashion_mnist("test")
-    assert classes.shape == labels.shape, f"got predictions of shape {classes.shape}; expected {labels.shape}"
-    return float(np.mean(classes == labels))
+    return accuracy_of(classes, _fashion_mnist("test")[1])
 
 
 def check_linear(probe, encoder) -> None:

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from .. import data
-from .common import check_compiled, check_output_shape, judge_held_out, record
+from .common import accuracy_of, check_compiled, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 02 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
@@ -122,9 +122,7 @@ def classes_on_test_set(model) -> np.ndarray:
 
 def accuracy_on_test_set(classes: np.ndarray) -> float:
     """Accuracy of predicted digits on the MNIST test set (needs the test labels)."""
-    _, labels = data.load_mnist("test")
-    assert classes.shape == labels.shape, f"got predictions of shape {classes.shape}; expected {labels.shape}"
-    return float(np.mean(classes == labels))
+    return accuracy_of(classes, data.load_mnist("test")[1])
 
 
 def check_dropout_narrows_gap(plain_model, dropout_model, train_images, train_labels) -> None:
@@ -132,7 +130,7 @@ def check_dropout_narrows_gap(plain_model, dropout_model, train_images, train_la
     the MNIST test set must shrink with dropout."""
     def train_classes(model):
         return np.argmax(model.predict(train_images, verbose=0), axis=1)
-    plain_train = float(np.mean(train_classes(plain_model) == np.asarray(train_labels)))
+    plain_train = accuracy_of(train_classes(plain_model), train_labels)
     assert plain_train >= 0.99, (
         f"the model without dropout reaches {plain_train:.1%} on its training images; it should memorise them "
         "(nearly 100%) to show overfitting: train it for the full SMALL_EPOCHS")
@@ -143,8 +141,7 @@ def check_dropout_narrows_gap(plain_model, dropout_model, train_images, train_la
 
 def judge_gap(arrays) -> str:
     def gap(model):
-        train_accuracy = float(np.mean(arrays[f"{model}_train"] == arrays["train_labels"]))
-        return train_accuracy - accuracy_on_test_set(arrays[f"{model}_test"])
+        return accuracy_of(arrays[f"{model}_train"], arrays["train_labels"]) - accuracy_on_test_set(arrays[f"{model}_test"])
     plain_gap, dropout_gap = record("02/plain_gap", gap("plain")), record("02/dropout_gap", gap("dropout"))
     reduction = record("02/gap_reduction", plain_gap - dropout_gap)
     assert reduction > GAP_REDUCTION_THRESHOLD, (

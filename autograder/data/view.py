@@ -24,8 +24,8 @@ WITHHELD_FILES = ("mnist/t10k-labels-idx1-ubyte.gz", "fashion-mnist/t10k-labels-
 
 def grading_view(folder: Path) -> dict[str, Path]:
     """{path inside the data folder: the file or folder shown there}: the data folder less the
-    withheld labels, with stand-ins written into ``folder`` (once: later calls reuse them).
-    Folders with nothing withheld are shown whole."""
+    withheld labels, with stand-ins written into ``folder`` (afresh each call, so they follow the
+    data folder). Folders with nothing withheld are shown whole."""
     folder.mkdir(parents=True, exist_ok=True)
     source = data_dir() / AMES_FILE
     replaced = dict.fromkeys(WITHHELD_FILES) | {WITHHELD_MARKER: _written(folder / WITHHELD_MARKER, lambda target: (
@@ -50,12 +50,12 @@ def _show(directory: Path, prefix: str, replaced: dict, view: dict) -> None:
 
 
 def _written(path: Path, write) -> Path:
-    """``path``, written by ``write(partial_path)`` and renamed into place unless already there."""
-    if not path.exists():
-        partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-        write(partial)
-        partial.chmod(0o644)
-        os.replace(partial, path)
+    """``path``, written by ``write(partial_path)`` and renamed into place (a run that reads it
+    meanwhile sees the old or the new file, never half of one)."""
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    write(partial)
+    partial.chmod(0o644)
+    os.replace(partial, path)
     return path
 
 
