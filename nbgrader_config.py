@@ -42,8 +42,8 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `autograder grade --timeout` limits the whole notebook.
 c.SandboxedExecute.cell_timeout_s = 600
-# Checks that need held-out labels, which graded notebooks cannot read (autograder/data/view.py):
-# the hidden tests export predictions and the grader judges them.
+# Checks that need the held-out answers, which graded notebooks cannot read (autograder/data/view.py):
+# the hidden tests export predictions (assignment 5: the model's weights) and the grader judges them.
 c.TrustedRecheck.held_out_checks = {
     "01_regression_baselines": {
         "test_held_out_ranking": "autograder.checks.regression:judge_ranking",
@@ -52,6 +52,21 @@ c.TrustedRecheck.held_out_checks = {
     "02_mnist_dropout": {
         "test_dropout_narrows_the_gap": "autograder.checks.dropout:judge_gap",
         "test_test_accuracy": "autograder.checks.dropout:judge_test_accuracy",
+    },
+    "03_transfer_learning": {
+        "test_held_out_accuracy": "autograder.checks.transfer:judge_held_out_accuracy",
+        "test_transfer_beats_scratch": "autograder.checks.transfer:judge_transfer_beats_scratch",
+        "test_fine_tuning_keeps_accuracy": "autograder.checks.transfer:judge_fine_tuning_keeps_accuracy",
+    },
+    "04_imdb_embeddings": {
+        "test_test_accuracy": "autograder.checks.embeddings:judge_test_accuracy",
+    },
+    "05_shakespeare_lstm": {
+        "test_held_out_loss": "autograder.checks.language_model:judge_held_out_loss",
+    },
+    "06_federated_spam": {
+        "test_federated_accuracy": "autograder.checks.federated:judge_federated_accuracy",
+        "test_close_to_centralised": "autograder.checks.federated:judge_close_to_centralised",
     },
     "07_contrastive_learning": {
         "test_linear_probe": "autograder.checks.contrastive:judge_linear_probe",

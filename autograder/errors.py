@@ -4,7 +4,8 @@ AutograderError                 root: catch this to handle any kit error
 ├── DatasetError
 │   ├── DatasetNotFoundError    a data file is missing from the course data folder
 │   ├── DatasetCorruptError     a data file's sha256 differs from the manifest
-│   └── DatasetUnavailableError no source (mirror or URL) can provide a file
+│   ├── DatasetUnavailableError no source (mirror or URL) can provide a file
+│   └── DatasetWithheldError    held-out data that graded notebooks may not read
 ├── CourseError                 the course folder is missing or malformed
 ├── BuildError                  nbgrader could not generate a student or solution version
 └── SubmissionError             one student's submission cannot be graded (never aborts a batch)
@@ -18,6 +19,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DatasetCorruptError",
     "DatasetUnavailableError",
+    "DatasetWithheldError",
     "CourseError",
     "BuildError",
     "SubmissionError",
@@ -53,6 +55,11 @@ class DatasetCorruptError(DatasetError):
 
 class DatasetUnavailableError(DatasetError):
     pass
+
+
+class DatasetWithheldError(DatasetError):
+    def __init__(self, what):
+        super().__init__(f"{what} is withheld from graded notebooks: the grader measures the model on it")
 
 
 class CourseError(AutograderError):

@@ -1,7 +1,7 @@
 """Plain arrays a graded cell hands to the grader's trusted recomputation.
 
 Inside the kernel a hidden test calls ``save("test_accuracy", predictions=...)``; after the run
-the grader reads them back with ``load`` (no pickles, no code: numeric arrays only) and
+the grader reads them back with ``load`` (no pickles, no code: arrays of numbers or strings) and
 recomputes the check on data the kernel never sees. Anything in the kernel can be patched, so
 the grader believes the recomputation, not the cell's verdict.
 """
@@ -18,7 +18,7 @@ MAX_BYTES = 200 * 2**20
 
 
 def save(grade_id: str, **arrays) -> None:
-    """Write ``arrays`` (NumPy-convertible, numeric) for the graded cell ``grade_id``. Returns
+    """Write ``arrays`` (NumPy-convertible: numbers or strings) for the graded cell ``grade_id``. Returns
     nothing: a value shown as a test cell's result would read as partial credit to nbgrader."""
     folder = Path(FOLDER)
     folder.mkdir(exist_ok=True)
@@ -31,7 +31,7 @@ class ExportError(Exception):
 
 
 def load(folder: Path, grade_id: str) -> dict[str, np.ndarray]:
-    """The arrays exported for ``grade_id``; ExportError if missing, oversized or not plain numbers."""
+    """The arrays exported for ``grade_id``; ExportError if missing, oversized or not plain numbers or strings."""
     path = Path(folder) / FOLDER / f"{grade_id}.npz"
     try:
         # O_NOFOLLOW: the student's folder may hold a symlink to a file only the grader can read.
@@ -50,6 +50,6 @@ def load(folder: Path, grade_id: str) -> dict[str, np.ndarray]:
         except Exception as error:
             raise ExportError(f"the export for {grade_id} is not a NumPy archive of plain arrays ({error})") from None
     for name, array in arrays.items():
-        if array.dtype.kind not in "biuf":
-            raise ExportError(f"the export {grade_id}/{name} holds {array.dtype}, not numbers")
+        if array.dtype.kind not in "biufU":
+            raise ExportError(f"the export {grade_id}/{name} holds {array.dtype}, not numbers or strings")
     return arrays

@@ -100,7 +100,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
                    f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
         outcome = run_in_sandbox(command, folder, limits, runs / f"{name}.log",
-                                 data.grading_view(run_directory / ".data-view"))
+                                 data.grading_view())
 
         flags, stop_reason = [], "the run stopped before this cell"
         if outcome.timed_out:
@@ -182,7 +182,7 @@ class TrustedRecheck(NbGraderPreprocessor):
             if grade_id not in checks or any(o.output_type == "error" for o in cell.outputs):
                 continue
             try:
-                verdict = _function(checks[grade_id])(exports.load(Path(record["run_folder"]), grade_id))
+                verdict = _judged(checks[grade_id], exports.load(Path(record["run_folder"]), grade_id))
                 if verdict:  # what a judge measured (a recomputation may return nothing)
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
             except (AssertionError, exports.ExportError) as error:
@@ -198,6 +198,14 @@ class TrustedRecheck(NbGraderPreprocessor):
         return nb, resources
 
 
-def _function(dotted: str):
+def _judged(dotted: str, arrays: dict):
+    """What the judge ``module:function`` says of the exported arrays. They come from the student's
+    kernel, so any error judging them (a missing or misshapen array) fails the check."""
     module, _, name = dotted.partition(":")
-    return getattr(importlib.import_module(module), name)
+    judge = getattr(importlib.import_module(module), name)
+    try:
+        return judge(arrays)
+    except AssertionError:
+        raise
+    except Exception as error:
+        raise exports.ExportError(f"the exported arrays cannot be judged ({type(error).__name__}: {error})") from error

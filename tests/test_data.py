@@ -14,7 +14,8 @@ import pytest
 
 from autograder import data
 from autograder.data.manifest import DataFile
-from autograder.errors import DatasetError, DatasetNotFoundError
+from autograder.data.view import without_metadata
+from autograder.errors import DatasetError, DatasetNotFoundError, DatasetWithheldError
 
 CONTENT = {"small/a.txt": b"alpha\n", "small/b.bin": bytes(range(256))}
 
@@ -166,55 +167,53 @@ def test_graded_notebooks_see_the_test_images_but_not_their_labels(data_folder, 
                               for dataset in ("mnist", "fashion-mnist")
                               for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")})
-    write_files(data_folder, {"imdb/imdb_word_index.json": b"{}"})
+    write_files(data_folder, {"keras-models/weights.h5": b"{}"})
     assert not data.labels_withheld()
     view = inside_the_sandbox()
     assert "mnist/t10k-labels-idx1-ubyte.gz" not in view and "fashion-mnist/t10k-labels-idx1-ubyte.gz" not in view
-    assert view["imdb"] == data_folder / "imdb", "a folder with nothing withheld is shown whole"
+    assert view["keras-models"] == data_folder / "keras-models", "a folder with nothing withheld is shown whole"
     assert data.labels_withheld()
     images, labels = data.load_mnist("test")
     assert images.shape == (2, 28, 28) and labels is None
     assert data.load_fashion_mnist("train")[1].shape == (2,)
 
 
-def test_graded_notebooks_see_the_held_out_houses_without_their_prices(data_folder, inside_the_sandbox):
-    # Real parcel ids are written with a leading zero, as here.
-    rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t0{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
-    write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
-    train, test = data.load_ames("train"), data.load_ames("test")
-    inside_the_sandbox()
-    pd.testing.assert_frame_equal(data.load_ames("train"), train)
-    seen = data.load_ames("test")
-    assert seen["SalePrice"].isna().all()
-    pd.testing.assert_frame_equal(seen.drop(columns="SalePrice"), test.drop(columns="SalePrice"))
-
-
 def test_imdb_loader_reads_labelled_reviews_of_one_split(data_folder):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in [("aclImdb/train/pos/1_9.txt", "great"), ("aclImdb/train/neg/2_1.txt", "awful"),
-                           ("aclImdb/test/pos/3_8.txt", "fine"), ("aclImdb/train/unsupBow.feat", "x")]:
-            info = tarfile.TarInfo(name)
-            info.size = len(text)
-            archive.addfile(info, io.BytesIO(text.encode()))
-    write_files(data_folder, {"imdb/aclImdb_v1.tar.gz": buffer.getvalue()})
+    write_files(data_folder, {"imdb/aclImdb_v1.tar.gz": imdb_archive()})
     texts, labels = data.load_imdb_reviews("train")
     assert texts == ["great", "awful"] and labels.tolist() == [1, 0] and labels.dtype == np.int64
+    texts, labels = data.load_imdb_reviews("test")
+    assert all(text.startswith(("neg", "pos")[label]) for text, label in zip(texts, labels))
+    assert labels.tolist() != sorted(labels), "test reviews do not come sorted by label"
+
+
+def jpeg(shade: int, keywords: str = "") -> bytes:
+    """A small JPEG photo; with ``keywords``, an XMP segment naming them, as some course photos have."""
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (shade, 255 - shade, 90)).save(buffer, "JPEG")
+    photo = buffer.getvalue()
+    if not keywords:
+        return photo
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<dc:subject>" + keywords.encode() + b"</dc:subject>"
+    return photo[:2] + b"\xff\xe1" + (len(xmp) + 2).to_bytes(2, "big") + xmp + photo[2:]
+
+
+def flower_archive() -> bytes:
+    photos = {f"flower_photos/{flower}/{i}_n.jpg": jpeg(25 * i, keywords=f"{flower} in spring")
+              for flower in data.FLOWER_CLASSES for i in range(10)}
+    credits = "".join(f"{name.removeprefix('flower_photos/')} CC-BY by someone\n" for name in photos)
+    return tar_gz({"flower_photos/LICENSE.txt": ("All images are CC-BY.\n\n" + credits).encode(), **photos})
 
 
 def test_flower_held_out_split_takes_a_fixed_fifth_of_each_class(data_folder):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        names = ["flower_photos/LICENSE.txt"] + [f"flower_photos/{flower}/{i}_n.jpg"
-                                                 for flower in data.FLOWER_CLASSES for i in range(10)]
-        for name in names:
-            archive.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
-    write_files(data_folder, {"flowers/flower_photos_subset.tgz": buffer.getvalue()})
+    write_files(data_folder, {"flowers/flower_photos_subset.tgz": flower_archive()})
     (train, train_labels), (test, test_labels) = data.load_flower_photos("train"), data.load_flower_photos("test")
     assert np.bincount(train_labels).tolist() == [8] * 5 and np.bincount(test_labels).tolist() == [2] * 5
     assert not set(train) & set(test) and all(f"/{data.FLOWER_CLASSES[label]}/" in path
                                               for path, label in zip(train + test, [*train_labels, *test_labels]))
     assert data.load_flower_photos("test")[0] == test, "the same photos are held out every time"
+    assert test_labels.tolist() != sorted(test_labels), "held-out photos do not come sorted by class"
 
 
 def enron_files(mailboxes: dict[str, tuple[int, int]]) -> dict[str, bytes]:
@@ -246,6 +245,104 @@ def test_enron_held_out_split_is_a_fixed_fifth_of_every_mailbox(data_folder):
     assert not set(train.text) & set(test.text)
     assert all(25 <= count <= 55 for count in test.client.value_counts()), "about a fifth of each mailbox"
     assert data.load_enron_spam("test").text.tolist() == test.text.tolist(), "the same emails every time"
+
+
+def test_graded_notebooks_see_the_held_out_houses_without_their_prices(data_folder, inside_the_sandbox):
+    # Real parcel ids are written with a leading zero, as here.
+    rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t0{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
+    write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
+    train, test = data.load_ames("train"), data.load_ames("test")
+    inside_the_sandbox()
+    pd.testing.assert_frame_equal(data.load_ames("train"), train)
+    seen = data.load_ames("test")
+    assert seen["SalePrice"].isna().all()
+    pd.testing.assert_frame_equal(seen.drop(columns="SalePrice"), test.drop(columns="SalePrice"))
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+def imdb_archive() -> bytes:
+    """Two training reviews, 40 test reviews (20 of each label, negative first as in the archive)."""
+    test = {f"aclImdb/test/{label}/{number}_{rating}.txt": f"{label} review {number}".encode()
+            for label, rating in (("neg", 2), ("pos", 9)) for number in range(20)}
+    return tar_gz({"aclImdb/train/pos/1_9.txt": b"great", "aclImdb/train/neg/2_1.txt": b"awful", **test,
+                   "aclImdb/train/unsupBow.feat": b"x", "aclImdb/test/urls_pos.txt": b"http://"})
+
+
+def test_graded_notebooks_see_the_test_reviews_unlabelled_in_the_same_order(data_folder, inside_the_sandbox):
+    write_files(data_folder, {"imdb/aclImdb_v1.tar.gz": imdb_archive()})
+    train, (test_texts, _) = data.load_imdb_reviews("train"), data.load_imdb_reviews("test")
+    inside_the_sandbox()
+    texts, labels = data.load_imdb_reviews("test")
+    assert texts == test_texts and labels is None
+    seen = data.load_imdb_reviews("train")
+    assert seen[0] == train[0] and seen[1].tolist() == train[1].tolist()
+    with tarfile.open(data.data_dir() / "imdb/aclImdb_v1.tar.gz") as archive:
+        assert not any("/pos/" in name or "/neg/" in name or "urls" in name for name in archive.getnames()
+                       if name.startswith("aclImdb/test")), "no test file name gives its label away"
+
+
+def test_graded_notebooks_see_the_held_out_emails_without_labels(data_folder, inside_the_sandbox):
+    write_files(data_folder, enron_files({"enron1": (60, 40), "enron2": (30, 70)}))
+    train, test = data.load_enron_spam("train"), data.load_enron_spam("test")
+    inside_the_sandbox()
+    pd.testing.assert_frame_equal(data.load_enron_spam("train"), train)
+    seen = data.load_enron_spam("test")
+    assert seen["label"].isna().all()
+    pd.testing.assert_frame_equal(seen.drop(columns="label"), test.drop(columns="label"))
+    for label_name in ("ham", "spam"):
+        shown = gzip.decompress((data.data_dir() / f"enron-spam/{label_name}.txt.gz").read_bytes()).decode()
+        assert not set(test.text) & set(shown.split("\r\n")), f"no held-out email is left in {label_name}.txt.gz"
+
+
+def test_graded_notebooks_see_the_held_out_photos_without_class_or_metadata(data_folder, inside_the_sandbox):
+    write_files(data_folder, {"flowers/flower_photos_subset.tgz": flower_archive()})
+    (train, train_labels), (test, _) = data.load_flower_photos("train"), data.load_flower_photos("test")
+    inside_the_sandbox()
+    seen, labels = data.load_flower_photos("test")
+    assert labels is None and [path.rsplit("/", 1)[1] for path in seen] == [f"{i:03d}.jpg" for i in range(10)]
+    for shown, original in zip(seen, test):
+        assert open(shown, "rb").read() == without_metadata(open(original, "rb").read())
+        assert not any(flower.encode() in open(shown, "rb").read() for flower in data.FLOWER_CLASSES)
+    seen_train, seen_labels = data.load_flower_photos("train")
+    assert [p.rsplit("/", 2)[1:] for p in seen_train] == [p.rsplit("/", 2)[1:] for p in train]
+    assert seen_labels.tolist() == train_labels.tolist()
+    credits = (data.flower_photos_dir() / "LICENSE.txt").read_text()
+    assert not any(path.split("/", -1)[-1] in credits for path in test), "no credit line names a held-out photo's class"
+
+
+def test_graded_notebooks_cannot_read_the_held_out_text(data_folder, inside_the_sandbox):
+    write_files(data_folder, {"tinyshakespeare/input.txt": b"".join(b"line %d\n" % i for i in range(100))})
+    train = data.load_shakespeare("train")
+    inside_the_sandbox()
+    assert data.load_shakespeare("train") == train
+    with pytest.raises(DatasetWithheldError, match=r"^the held-out last 10% of Tiny Shakespeare is withheld from "
+                                                   r"graded notebooks: the grader measures the model on it$"):
+        data.load_shakespeare("test")
+
+
+def test_stripping_metadata_keeps_the_compressed_photo_as_it_was():
+    plain = jpeg(100)
+    assert without_metadata(jpeg(100, keywords="daisy")) == without_metadata(plain) == plain
+
+
+def test_stand_ins_are_made_once_per_version_of_their_source(data_folder, tmp_path):
+    write_files(data_folder, {"tinyshakespeare/input.txt": b"To be, or not to be\n" * 20})
+    first = data.grading_view(tmp_path / "view")["tinyshakespeare/input.txt"]
+    modified = first.stat().st_mtime_ns
+    assert data.grading_view(tmp_path / "view")["tinyshakespeare/input.txt"] == first
+    assert first.stat().st_mtime_ns == modified, "the second view reuses the stand-in"
+    write_files(data_folder, {"tinyshakespeare/input.txt": b"Now is the winter\n" * 20})  # fetched again
+    again = data.grading_view(tmp_path / "view")["tinyshakespeare/input.txt"]
+    assert again != first and again.read_text().startswith("Now is the winter")
 
 
 # --- the real course data (fetched by `make setup`) -----------------------------------------

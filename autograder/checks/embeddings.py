@@ -2,7 +2,8 @@
 
 The student's ``vectorizer`` (a TextVectorization layer) maps review texts to int sequences
 (None, sequence_length); the ``model`` maps those to the probability that a review is positive
-(None, 1). The test accuracy check vectorizes and classifies the 25,000 IMDB test reviews here.
+(None, 1). The test accuracy check vectorizes and classifies the 25,000 IMDB test reviews here,
+and the grader judges the predictions with their labels (`judge_held_out`).
 """
 
 import keras
@@ -10,7 +11,7 @@ import numpy as np
 from keras import layers
 
 from .. import data
-from .common import check_compiled, check_compiled_loss, check_output_shape, record
+from .common import accuracy_of, check_compiled, check_compiled_loss, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 04 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
@@ -176,11 +177,17 @@ def check_embeddings_carry_sentiment(model, vectorizer) -> None:
 # --- test accuracy -------------------------------------------------------------------------------
 
 def check_test_accuracy(vectorizer, model) -> None:
-    texts, labels = data.load_imdb_reviews("test")
+    texts, _ = data.load_imdb_reviews("test")
     # dtype=object: a fixed-width unicode array of 25,000 reviews would take over a gigabyte.
     sequences = keras.ops.convert_to_numpy(vectorizer(np.array(texts, dtype=object)))
     probabilities = model.predict(sequences, batch_size=1024, verbose=0).reshape(-1)
-    accuracy = record("test_accuracy", np.mean((probabilities > 0.5) == labels))
+    judge_held_out("test_test_accuracy", judge_test_accuracy, probabilities=probabilities)
+
+
+def judge_test_accuracy(arrays) -> str:
+    labels = data.load_imdb_reviews("test")[1]
+    accuracy = record("test_accuracy", accuracy_of(arrays["probabilities"] > 0.5, labels))
     assert accuracy >= TEST_ACCURACY_THRESHOLD, (
         f"the model classifies {accuracy:.2%} of the 25,000 test reviews correctly; expected at least "
         f"{TEST_ACCURACY_THRESHOLD:.0%}")
+    return f"{accuracy:.2%} of the 25,000 test reviews (needs {TEST_ACCURACY_THRESHOLD:.0%})"

@@ -3,7 +3,8 @@
 Model weights are lists of NumPy arrays, one per variable, as ``model.get_weights()`` returns
 them; encrypted weights are the same lists of arrays of ``phe.EncryptedNumber`` (dtype object).
 The models map hashed bag-of-words features (None, num_features) to a spam probability (None, 1);
-the accuracy checks featurize the held-out emails themselves, which the notebook never loads.
+the accuracy checks featurize and classify the held-out emails themselves, which the notebook
+never loads, and the grader judges the predictions with their labels (`judge_held_out`).
 """
 
 import functools
@@ -15,7 +16,7 @@ from keras import layers
 from phe import paillier
 
 from .. import data
-from .common import check_close, check_output_shape, record
+from .common import accuracy_of, check_close, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 06 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23), accuracy on the 6,637 held-out
@@ -179,31 +180,45 @@ def check_server_decrypts_only_the_aggregate(secure_federated_average) -> None:
 # --- the trained models, re-measured on the held-out emails --------------------------------------
 
 @functools.lru_cache(maxsize=2)
-def _held_out(num_features: int) -> tuple[np.ndarray, np.ndarray]:
-    emails = data.load_enron_spam("test")
-    return featurize(emails["text"], num_features), emails["label"].to_numpy()
+def _held_out_features(num_features: int) -> np.ndarray:
+    return featurize(data.load_enron_spam("test")["text"], num_features)
 
 
-def held_out_accuracy(model, what: str) -> float:
-    """Accuracy on the held-out emails of all six mailboxes (threshold 0.5 on the spam probability)."""
-    num_features = model.input_shape[-1]
+def held_out_probabilities(model, what: str) -> np.ndarray:
+    """``model``'s spam probability of each held-out email (of all six mailboxes)."""
     check_output_shape(model, (None, 1), what, "one spam probability per email (a sigmoid unit)")
-    features, labels = _held_out(num_features)
-    probabilities = np.asarray(model.predict(features, batch_size=1024, verbose=0)).reshape(-1)
-    return float(np.mean((probabilities > 0.5) == labels))
+    features = _held_out_features(model.input_shape[-1])
+    return np.asarray(model.predict(features, batch_size=1024, verbose=0)).reshape(-1)
+
+
+def held_out_accuracy(probabilities) -> float:
+    """Accuracy of spam probabilities of the held-out emails, at a threshold of 0.5 (needs their labels)."""
+    return accuracy_of(np.asarray(probabilities) > 0.5, data.load_enron_spam("test")["label"].to_numpy())
 
 
 def check_federated_accuracy(federated_model) -> None:
-    accuracy = record("federated_accuracy", held_out_accuracy(federated_model, "the federated model"))
+    judge_held_out("test_federated_accuracy", judge_federated_accuracy,
+                   federated=held_out_probabilities(federated_model, "the federated model"))
+
+
+def judge_federated_accuracy(arrays) -> str:
+    accuracy = record("federated_accuracy", held_out_accuracy(arrays["federated"]))
     assert accuracy >= FEDERATED_ACCURACY_THRESHOLD, (
         f"the federated model classifies {accuracy:.2%} of the held-out emails correctly; at least "
         f"{FEDERATED_ACCURACY_THRESHOLD:.1%} is expected. Check that every round starts each client from the "
         "global weights and that the rounds' averages are weighted by sample counts")
+    return f"the federated model: {accuracy:.2%} of the held-out emails (needs {FEDERATED_ACCURACY_THRESHOLD:.1%})"
 
 
 def check_close_to_centralised(federated_model, centralised_model) -> None:
-    federated = held_out_accuracy(federated_model, "the federated model")
-    centralised = record("centralised_accuracy", held_out_accuracy(centralised_model, "the centralised model"))
+    judge_held_out("test_close_to_centralised", judge_close_to_centralised,
+                   federated=held_out_probabilities(federated_model, "the federated model"),
+                   centralised=held_out_probabilities(centralised_model, "the centralised model"))
+
+
+def judge_close_to_centralised(arrays) -> str:
+    federated = held_out_accuracy(arrays["federated"])
+    centralised = record("centralised_accuracy", held_out_accuracy(arrays["centralised"]))
     assert centralised >= CENTRALISED_ACCURACY_THRESHOLD, (
         f"the centralised model classifies {centralised:.2%} of the held-out emails correctly; at least "
         f"{CENTRALISED_ACCURACY_THRESHOLD:.1%} is expected when it trains on all six mailboxes' emails together")
@@ -211,3 +226,4 @@ def check_close_to_centralised(federated_model, centralised_model) -> None:
     assert gap <= FEDERATED_MARGIN, (
         f"the federated model ({federated:.2%}) trails centralised training ({centralised:.2%}) by "
         f"{gap:.2%}; at most {FEDERATED_MARGIN:.1%} is expected with as many passes over the same emails")
+    return f"held-out emails: federated {federated:.2%}, centralised {centralised:.2%}"

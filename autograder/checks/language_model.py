@@ -3,7 +3,9 @@
 The student's ``char_to_id`` and ``id_to_char`` are ``StringLookup`` layers (id 0 is the
 out-of-vocabulary id); the model maps id sequences (None, None) to next-character logits
 (None, None, vocabulary size) through layers named ``embedding``, ``rnn`` and ``logits``. The
-held-out loss check windows and scores Shakespeare's last 10%, which the notebook never loads.
+held-out text, Shakespeare's last 10%, is its own answer, so graded notebooks cannot read it: the
+held-out loss check exports the model's weights, and the grader rebuilds the model from them and
+scores the held-out text itself (`judge_held_out`).
 """
 
 import math
@@ -15,7 +17,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from .common import check_compiled, check_compiled_loss, check_output_shape, record
+from .common import check_compiled, check_compiled_loss, check_output_shape, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 05 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23):
@@ -247,22 +249,79 @@ def unigram_baseline_loss(train_text: str, held_out_text: str) -> float:
     return -float(np.mean([math.log(counts[character] / len(train_text)) for character in held_out_text]))
 
 
-def held_out_loss(model, char_to_id, held_out_text: str) -> float:
-    """Mean cross-entropy (nats per character) on consecutive windows of held_out_text."""
-    chunks = _chunks(text_to_ids(char_to_id, held_out_text), HELD_OUT_SEQUENCE_LENGTH)
+def held_out_loss(model, ids: np.ndarray) -> float:
+    """Mean cross-entropy (nats per character) on consecutive windows of the ids of a text."""
+    chunks = _chunks(ids, HELD_OUT_SEQUENCE_LENGTH)
     logits = model.predict(chunks[:, :-1], batch_size=64, verbose=0)
     return float(keras.ops.convert_to_numpy(
         keras.losses.sparse_categorical_crossentropy(chunks[:, 1:], logits, from_logits=True)).mean())
 
 
+_MODEL_LAYERS = ("embedding", "rnn", "logits")
+_RECURRENT_LAYERS = {"LSTM": (layers.LSTM, 4), "GRU": (layers.GRU, 3), "SimpleRNN": (layers.SimpleRNN, 1)}
+"""The recurrent layers the grader rebuilds, with the number of gates their weights stack."""
+
+
+def _probe_ids(vocabulary_size: int) -> np.ndarray:
+    """Inputs on which a rebuilt model must give the notebook model's logits."""
+    return np.random.default_rng(7).integers(1, vocabulary_size, size=(4, 40))
+
+
 def check_held_out_loss(model, char_to_id) -> None:
+    missing = sorted(set(_MODEL_LAYERS) - {layer.name for layer in model.layers})
+    assert not missing, f"the model has no layer named {missing}: keep the layers of exercise 3"
+    vocabulary = [str(token) for token in char_to_id.get_vocabulary()]
+    weights = {f"{name}_{i}": weight for name in _MODEL_LAYERS for i, weight in enumerate(model.get_layer(name).get_weights())}
+    judge_held_out("test_held_out_loss", judge_held_out_loss, vocabulary=np.array(vocabulary),
+                   recurrent_layer=np.array(type(model.get_layer("rnn")).__name__),
+                   probe_logits=model.predict(_probe_ids(len(vocabulary)), verbose=0), **weights)
+
+
+def rebuilt_model(arrays):
+    """Exercise 3's model (embedding -> LSTM, GRU or SimpleRNN -> logits, Keras' default settings)
+    with the exported weights; AssertionError if the weights do not fit it. The shapes are checked
+    before anything is built, so no export makes the grader allocate more than it exported."""
+    recurrent = str(arrays["recurrent_layer"])
+    assert recurrent in _RECURRENT_LAYERS, (
+        f"the layer named 'rnn' is a {recurrent}; the grader rebuilds an LSTM, a GRU or a SimpleRNN")
+    layer_class, gates = _RECURRENT_LAYERS[recurrent]
+    vocabulary_size, embedding_dim = np.shape(arrays["embedding_0"]) if np.ndim(arrays["embedding_0"]) == 2 else (0, 0)
+    units = np.shape(arrays["logits_0"])[0] if np.ndim(arrays["logits_0"]) == 2 else 0
+    reset_after = recurrent == "GRU" and np.ndim(arrays.get("rnn_2")) == 2
+    expected = {"embedding_0": (vocabulary_size, embedding_dim), "rnn_0": (embedding_dim, gates * units),
+                "rnn_1": (units, gates * units), "rnn_2": (2, gates * units) if reset_after else (gates * units,),
+                "logits_0": (units, vocabulary_size), "logits_1": (vocabulary_size,)}
+    shapes = {name: np.shape(array) for name, array in arrays.items() if name.startswith(_MODEL_LAYERS)}
+    assert shapes == expected and units > 0, (
+        f"the grader measures the held-out loss on the model of exercise 3 rebuilt from its weights (an "
+        f"Embedding, one {recurrent} and a Dense layer with Keras' default settings); this model's weights "
+        f"have the shapes {shapes}, not {expected}")
+    ids = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(vocabulary_size, embedding_dim)(ids)
+    x = layer_class(units, return_sequences=True, **({"reset_after": reset_after} if recurrent == "GRU" else {}))(x)
+    model = keras.Model(ids, layers.Dense(vocabulary_size)(x))
+    model.set_weights([arrays[name] for name in expected])
+    return model
+
+
+def judge_held_out_loss(arrays) -> str:
     held_out_text = data.load_shakespeare("test")
-    unknown = sorted(set(held_out_text) - {str(c) for c in char_to_id.get_vocabulary()})
+    vocabulary = [str(token) for token in arrays["vocabulary"]]
+    unknown = sorted(set(held_out_text) - set(vocabulary))
     assert not unknown, f"char_to_id lacks the characters {unknown}: build it from the training text"
-    loss = record("held_out_loss", held_out_loss(model, char_to_id, held_out_text))
+    model = rebuilt_model(arrays)
+    probe = keras.ops.convert_to_numpy(model(_probe_ids(len(vocabulary)), training=False))
+    assert np.shape(arrays["probe_logits"]) == probe.shape and np.allclose(arrays["probe_logits"], probe, rtol=1e-3, atol=1e-3), (
+        "the model rebuilt from the notebook's weights does not compute the notebook model's logits: the grader "
+        "measures the model of exercise 3 (an Embedding, one recurrent layer and a Dense layer, with Keras' "
+        "default settings and nothing else that changes the outputs)")
+    index = {token: i for i, token in enumerate(vocabulary)}
+    loss = record("held_out_loss", held_out_loss(model, np.array([index[c] for c in held_out_text])))
     baseline = record("unigram_baseline_loss", unigram_baseline_loss(data.load_shakespeare("train"), held_out_text))
     assert loss <= HELD_OUT_LOSS_THRESHOLD, (
         f"on the held-out last 10% of Tiny Shakespeare the model's loss is {loss:.3f} nats per character "
         f"({loss / math.log(2):.2f} bits); expected at most {HELD_OUT_LOSS_THRESHOLD} ({HELD_OUT_LOSS_THRESHOLD / math.log(2):.2f} "
         f"bits). Predicting every character by its frequency scores {baseline:.3f}: is the model trained, on "
         "windows whose targets are shifted by one?")
+    return (f"{loss:.3f} nats per character on the held-out text (needs at most {HELD_OUT_LOSS_THRESHOLD}; "
+            f"character frequencies score {baseline:.3f})")

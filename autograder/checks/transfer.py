@@ -2,8 +2,9 @@
 
 Every model takes images the way the student's ``make_dataset`` delivers them: float32
 (None, size, size, 3), MobileNetV2-preprocessed to [-1, 1], and outputs logits (None, 5) for
-``data.FLOWER_CLASSES``. Metric checks re-measure models on the 200 held-out photos
-(``data.load_flower_photos("test")``), decoded and preprocessed here.
+``data.FLOWER_CLASSES``. Metric checks predict the 200 held-out photos
+(``data.load_flower_photos("test")``, decoded and preprocessed here) and the grader judges the
+predictions with their classes (`judge_held_out`).
 """
 
 import functools
@@ -14,7 +15,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from .common import check_close, check_compiled_loss, check_output_shape, record
+from .common import accuracy_of, check_close, check_compiled_loss, check_output_shape, judge_held_out, record
 
 NUM_CLASSES = len(data.FLOWER_CLASSES)
 CHECK_IMAGE_SIZE = 96  # small inputs keep the structural checks fast; MobileNetV2 takes any size
@@ -43,16 +44,18 @@ def preprocess_photos(paths, image_size: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=2)
-def held_out_photos(image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    paths, labels = data.load_flower_photos("test")
-    return preprocess_photos(paths, image_size), labels
+def held_out_photos(image_size: int) -> np.ndarray:
+    return preprocess_photos(data.load_flower_photos("test")[0], image_size)
 
 
-def held_out_accuracy(model, name: str) -> float:
-    image_size = model.input_shape[1]
-    images, labels = held_out_photos(image_size)
-    logits = model.predict(images, batch_size=50, verbose=0)
-    return record(f"held_out_accuracy/{name}", np.mean(np.argmax(logits, axis=1) == labels))
+def held_out_classes(model) -> np.ndarray:
+    """``model``'s predicted class of each held-out photo."""
+    return np.argmax(model.predict(held_out_photos(model.input_shape[1]), batch_size=50, verbose=0), axis=1)
+
+
+def held_out_accuracy(classes, name: str) -> float:
+    """Accuracy of predicted classes of the held-out photos (needs their labels)."""
+    return record(f"held_out_accuracy/{name}", accuracy_of(classes, data.load_flower_photos("test")[1]))
 
 
 def _sample_photos(count: int = 10) -> tuple[list[str], np.ndarray]:
@@ -134,7 +137,7 @@ def check_augmentation(augmentation) -> None:
 
 
 def check_deterministic_at_inference(model, what: str) -> None:
-    images = held_out_photos(model.input_shape[1])[0][:4]
+    images = held_out_photos(model.input_shape[1])[:4]
     first, second = (keras.ops.convert_to_numpy(model(images, training=False)) for _ in range(2))
     assert np.allclose(first, second, atol=1e-5), (
         f"{what} gives different outputs for the same photos at inference (training=False): augmentation and "
@@ -142,7 +145,7 @@ def check_deterministic_at_inference(model, what: str) -> None:
 
 
 def check_logits(model, what: str) -> None:
-    outputs = keras.ops.convert_to_numpy(model(held_out_photos(model.input_shape[1])[0][:4], training=False))
+    outputs = keras.ops.convert_to_numpy(model(held_out_photos(model.input_shape[1])[:4], training=False))
     probabilities_like = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1, atol=1e-3)
     assert not probabilities_like, (
         f"{what} outputs rows that sum to 1 (a softmax); compile_model's loss expects logits: "
@@ -200,7 +203,7 @@ def check_batch_norm_in_inference_mode(model) -> None:
     """A training-mode call must leave every BatchNormalization layer's moving statistics alone."""
     norms = [layer for layer in _all_layers(model) if isinstance(layer, layers.BatchNormalization)]
     saved = [[keras.ops.convert_to_numpy(v) for v in (norm.moving_mean, norm.moving_variance)] for norm in norms]
-    images = held_out_photos(model.input_shape[1])[0][:4]
+    images = held_out_photos(model.input_shape[1])[:4]
     model(images, training=True)
     changed = []
     for norm, (mean, variance) in zip(norms, saved):
@@ -271,23 +274,40 @@ def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) 
 # --- held-out accuracy ---------------------------------------------------------------------------
 
 def check_held_out_accuracy(model) -> None:
-    accuracy = held_out_accuracy(model, "fine_tuned")
+    judge_held_out("test_held_out_accuracy", judge_held_out_accuracy, fine_tuned=held_out_classes(model))
+
+
+def judge_held_out_accuracy(arrays) -> str:
+    accuracy = held_out_accuracy(arrays["fine_tuned"], "fine_tuned")
     assert accuracy >= HELD_OUT_ACCURACY_THRESHOLD, (
         f"the fine-tuned model classifies {accuracy:.1%} of the 200 held-out photos correctly; expected at least "
         f"{HELD_OUT_ACCURACY_THRESHOLD:.0%}. Check the phase 1 head and training, and the fine-tuning learning rate")
+    return f"the fine-tuned model: {accuracy:.1%} of the 200 held-out photos (needs {HELD_OUT_ACCURACY_THRESHOLD:.0%})"
 
 
 def check_transfer_beats_scratch(transfer_model, scratch_model) -> None:
-    transfer = held_out_accuracy(transfer_model, "fine_tuned")
-    scratch = held_out_accuracy(scratch_model, "scratch")
+    judge_held_out("test_transfer_beats_scratch", judge_transfer_beats_scratch,
+                   fine_tuned=held_out_classes(transfer_model), scratch=held_out_classes(scratch_model))
+
+
+def judge_transfer_beats_scratch(arrays) -> str:
+    transfer = held_out_accuracy(arrays["fine_tuned"], "fine_tuned")
+    scratch = held_out_accuracy(arrays["scratch"], "scratch")
     assert transfer - scratch >= TRANSFER_ADVANTAGE_THRESHOLD, (
         f"on the held-out photos the transfer model scores {transfer:.1%} and the from-scratch CNN {scratch:.1%}; "
         f"transfer should win by at least {TRANSFER_ADVANTAGE_THRESHOLD * 100:.0f} percentage points")
+    return f"held-out photos: transfer {transfer:.1%}, from scratch {scratch:.1%}"
 
 
 def check_fine_tuning_keeps_accuracy(feature_extraction_model, fine_tuned_model) -> None:
-    before = held_out_accuracy(feature_extraction_model, "feature_extraction")
-    after = held_out_accuracy(fine_tuned_model, "fine_tuned")
+    judge_held_out("test_fine_tuning_keeps_accuracy", judge_fine_tuning_keeps_accuracy,
+                   feature_extraction=held_out_classes(feature_extraction_model), fine_tuned=held_out_classes(fine_tuned_model))
+
+
+def judge_fine_tuning_keeps_accuracy(arrays) -> str:
+    before = held_out_accuracy(arrays["feature_extraction"], "feature_extraction")
+    after = held_out_accuracy(arrays["fine_tuned"], "fine_tuned")
     assert after >= before - FINE_TUNING_MARGIN, (
         f"fine-tuning lowered held-out accuracy from {before:.1%} to {after:.1%} (allowed: "
         f"{FINE_TUNING_MARGIN * 100:.0f} percentage points): start from phase 1's weights and fine-tune with a much lower learning rate")
+    return f"held-out photos: {before:.1%} after feature extraction, {after:.1%} after fine-tuning"

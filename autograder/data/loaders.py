@@ -5,8 +5,10 @@ Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIS
 holds back a fixed 20% (chosen by a stable hash of the parcel id or file name, identical on every
 machine) as ``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%.
 Assignments hand students only ``split="train"`` and the checks re-measure models on
-``split="test"``. In graded notebooks some held-out labels are withheld (`view`): the MNIST and
-Fashion-MNIST test labels are None there, and the held-out Ames prices are missing.
+``split="test"``, whose order never follows the labels (held-out reviews, photos and emails come
+in the order of a hash of their file names). Graded notebooks see the data without the held-out
+answers (`view`): held-out labels are None there (NaN prices and labels in DataFrames), and the
+held-out Shakespeare text, which is its own answer, is not there at all.
 """
 
 import gzip
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import DatasetWithheldError
 from .store import data_dir, data_path, labels_withheld
 
 AMES_HELD_OUT_PERCENT = 20
@@ -70,21 +73,35 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     return _load_idx_pair("fashion-mnist", split)
 
 
+IMDB_ARCHIVE = "imdb/aclImdb_v1.tar.gz"
+IMDB_HELD_OUT_FOLDER = "aclImdb/test/held-out"
+"""Where the grading view's archive keeps the test reviews, numbered in the loader's order, unlabelled."""
+
+
 def load_imdb_reviews(split: str = "train") -> tuple[list[str], np.ndarray]:
     """Large Movie Review Dataset: 25000 review texts (str) and labels int64 (25000,), 1 = positive.
 
-    Reviews are in archive order (sorted by file name within neg/ then pos/); shuffle before use.
+    Training reviews are in archive order (sorted by file name within neg/ then pos/); shuffle
+    before use. Test reviews come in a fixed order unrelated to their labels (None in graded
+    notebooks).
     """
     _check_split(split)
-    pattern = re.compile(rf"aclImdb/{split}/(pos|neg)/\d+_\d+\.txt$")
-    texts, labels = [], []
-    with tarfile.open(data_path("imdb/aclImdb_v1.tar.gz"), "r:gz") as archive:
+    if split == "test" and labels_withheld():
+        return [text for _, text in _archive_texts(IMDB_ARCHIVE, rf"{IMDB_HELD_OUT_FOLDER}/\d+\.txt$")], None
+    reviews = [(name, text, int(name.split("/")[2] == "pos"))
+               for name, text in _archive_texts(IMDB_ARCHIVE, rf"aclImdb/{split}/(pos|neg)/\d+_\d+\.txt$")]
+    if split == "test":
+        reviews.sort(key=lambda review: _held_out_order(review[0]))
+    return [text for _, text, _ in reviews], np.array([label for *_, label in reviews], dtype=np.int64)
+
+
+def _archive_texts(relpath: str, pattern: str):
+    """(member name, UTF-8 text) of the archive's members whose names match ``pattern``, in archive order."""
+    matcher = re.compile(pattern)
+    with tarfile.open(data_path(relpath), "r:gz") as archive:
         for member in archive:
-            match = pattern.match(member.name)
-            if match:
-                texts.append(archive.extractfile(member).read().decode("utf-8"))
-                labels.append(int(match.group(1) == "pos"))
-    return texts, np.array(labels, dtype=np.int64)
+            if matcher.match(member.name):
+                yield member.name, archive.extractfile(member).read().decode("utf-8")
 
 
 def load_imdb_word_index() -> dict[str, int]:
@@ -92,43 +109,84 @@ def load_imdb_word_index() -> dict[str, int]:
     return json.loads(data_path("imdb/imdb_word_index.json").read_text(encoding="utf-8"))
 
 
+SHAKESPEARE_FILE = "tinyshakespeare/input.txt"
+
+
 def load_shakespeare(split: str = "train") -> str:
     """Tiny Shakespeare (1,115,394 characters, 65 distinct): its first 90% as one string
-    (1,003,855 characters), or for ``split="test"`` the last 10% (111,539)."""
+    (1,003,855 characters), or for ``split="test"`` the last 10% (111,539), which graded notebooks
+    cannot read (DatasetWithheldError)."""
     _check_split(split)
-    text = data_path("tinyshakespeare/input.txt").read_text(encoding="utf-8")
+    text = data_path(SHAKESPEARE_FILE).read_text(encoding="utf-8")
+    if labels_withheld():  # the grading view's file holds the training text alone
+        if split == "test":
+            raise DatasetWithheldError("the held-out last 10% of Tiny Shakespeare")
+        return text
     boundary = len(text) - len(text) * SHAKESPEARE_HELD_OUT_PERCENT // 100
     return text[:boundary] if split == "train" else text[boundary:]
 
 
+def _stable_hash(key: str) -> str:
+    """sha256 of ``key``: the same on every machine and process."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _held_out_order(key: str) -> str:
+    """Sort key of a held-out item, by its file name: unrelated to its label, and to the hash that
+    chose it (held-out photos are each class's top hashes; ordered by those, classes would bunch)."""
+    return _stable_hash(f"held-out order:{key}")
+
+
 def _hash_percent(key: str) -> int:
     """A bucket in 0..99 from a stable hash of ``key``: the same on every machine and process."""
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+    return int(_stable_hash(key)[:8], 16) % 100
+
+
+ENRON_FILES = ("enron-spam/ham.txt.gz", "enron-spam/spam.txt.gz", "enron-spam/enron_index.tsv.gz")
+ENRON_HELD_OUT = "enron-spam/held-out.jsonl.gz"
+"""The grading view's file of held-out emails (text and mailbox, in the loader's order, unlabelled)."""
 
 
 def load_enron_spam(split: str = "train") -> pd.DataFrame:
     """Enron-Spam emails, one row each: ``text`` (str), ``label`` (int64, 1 = spam) and ``client``
     (str, the mailbox owner ``enron1`` .. ``enron6``).
 
-    ``split="train"`` has 27,078 emails, ``split="test"`` the 6,637 held out by the kit (a fixed
-    ~20% of every mailbox, chosen by a hash of the email's file name).
+    ``split="train"`` has 27,078 emails (ham, then spam), ``split="test"`` the 6,637 held out by
+    the kit (a fixed ~20% of every mailbox, chosen by a hash of the email's file name) in a fixed
+    order unrelated to their labels; in graded notebooks their ``label`` is NaN.
     """
     _check_split(split)
-    index = pd.read_csv(data_path("enron-spam/enron_index.tsv.gz"), sep="\t")
+    if split == "test" and labels_withheld():
+        with gzip.open(data_path(ENRON_HELD_OUT), "rt", encoding="utf-8") as stream:
+            held_out = pd.DataFrame([json.loads(line) for line in stream], columns=["text", "client"])
+        return held_out.assign(label=np.nan)[["text", "label", "client"]]
+    index = pd.read_csv(data_path(ENRON_FILES[2]), sep="\t")
     frames = []
-    for label_name in ("ham", "spam"):
-        with gzip.open(data_path(f"enron-spam/{label_name}.txt.gz"), "rt", encoding="utf-8",
-                       errors="ignore", newline="") as stream:
-            texts = [line.rstrip("\r\n") for line in stream]
+    for label_name, relpath in zip(("ham", "spam"), ENRON_FILES):
+        texts = enron_lines(relpath)
         rows = index[index["class"] == label_name].sort_values("line")
-        held_out = rows["source"].map(lambda source: _hash_percent(source) < ENRON_HELD_OUT_PERCENT)
-        rows = rows[held_out == (split == "test")]
+        rows = rows[enron_held_out_rows(rows) == (split == "test")]
         frames.append(pd.DataFrame({
             "text": [texts[line - 1] for line in rows["line"]],
             "label": np.int64(label_name == "spam"),
             "client": rows["source"].str.split("/").str[0].to_numpy(),
+            "source": rows["source"].to_numpy(),
         }))
-    return pd.concat(frames, ignore_index=True)
+    emails = pd.concat(frames, ignore_index=True)
+    if split == "test":
+        emails = emails.iloc[emails["source"].map(_held_out_order).argsort(kind="stable")].reset_index(drop=True)
+    return emails.drop(columns="source")
+
+
+def enron_lines(relpath: str) -> list[str]:
+    """The emails of one Enron-Spam class file, one per line (the index numbers lines from 1)."""
+    with gzip.open(data_path(relpath), "rt", encoding="utf-8", errors="ignore", newline="") as stream:
+        return [line.rstrip("\r\n") for line in stream]
+
+
+def enron_held_out_rows(index: pd.DataFrame) -> pd.Series:
+    """Which rows of the Enron-Spam index the kit holds out (by a stable hash of the email's file name)."""
+    return index["source"].map(lambda source: _hash_percent(source) < ENRON_HELD_OUT_PERCENT)
 
 
 AMES_FILE = "housing/ames/AmesHousing.txt"
@@ -167,27 +225,38 @@ def load_kaggle_house_prices() -> pd.DataFrame:
     return pd.read_csv(data_path("housing/kaggle-house-prices/train.csv"))
 
 
+FLOWER_ARCHIVE = "flowers/flower_photos_subset.tgz"
+FLOWER_PHOTOS = "flowers/flower_photos"
+FLOWERS_HELD_OUT_FOLDER = "held-out"
+"""Where the grading view's photo folder keeps the held-out photos, numbered in the loader's order."""
+
+
 def _flower_held_out(file_names: list[str]) -> set[str]:
-    order = sorted(file_names, key=lambda name: hashlib.sha256(name.encode()).hexdigest())
+    order = sorted(file_names, key=_stable_hash)
     return set(order[len(order) - len(order) * FLOWERS_HELD_OUT_PERCENT // 100:])
 
 
 def load_flower_photos(split: str = "train") -> tuple[list[str], np.ndarray]:
-    """JPEG file paths and int64 labels (indices into ``FLOWER_CLASSES``), class by class.
+    """JPEG file paths and int64 labels (indices into ``FLOWER_CLASSES``): the training photos class
+    by class, or the held-out ones in a fixed order unrelated to their class (labels None in graded
+    notebooks).
 
     The held-out ``split="test"`` is a fixed 20% of each class (40 photos), chosen by the sha256
     of the file name, as in the data README's linear-probe check.
     """
     _check_split(split)
     folder = flower_photos_dir()
-    paths, labels = [], []
+    if labels_withheld():  # the grading view's class folders hold the training photos alone
+        if split == "test":
+            return sorted(str(path) for path in (folder / FLOWERS_HELD_OUT_FOLDER).glob("*.jpg")), None
+    photos = []
     for label, name in enumerate(FLOWER_CLASSES):
         files = sorted(path.name for path in (folder / name).glob("*.jpg"))
-        held_out = _flower_held_out(files)
-        chosen = [file for file in files if (file in held_out) == (split == "test")]
-        paths += [str(folder / name / file) for file in chosen]
-        labels += [label] * len(chosen)
-    return paths, np.array(labels, dtype=np.int64)
+        held_out = set() if labels_withheld() else _flower_held_out(files)
+        photos += [(str(folder / name / file), label) for file in files if (file in held_out) == (split == "test")]
+    if split == "test":
+        photos.sort(key=lambda photo: _held_out_order(Path(photo[0]).name))
+    return [path for path, _ in photos], np.array([label for _, label in photos], dtype=np.int64)
 
 
 def load_mobilenet_v2_base(image_size: int = 160):
@@ -207,11 +276,11 @@ def load_mobilenet_v2_base(image_size: int = 160):
 
 def flower_photos_dir() -> Path:
     """Folder ``flower_photos/`` with 5 class folders of 200 JPEG photos each (CC-BY 2.0, see its
-    LICENSE.txt); extracted from the course archive on first use."""
-    archive = data_path("flowers/flower_photos_subset.tgz")
-    folder = data_dir() / "flowers" / "flower_photos"
+    LICENSE.txt); extracted from the course archive on first use. (In graded notebooks the class
+    folders hold the training photos, and ``held-out/`` the others.)"""
+    folder = data_dir() / FLOWER_PHOTOS
     if not (folder / "LICENSE.txt").exists():
-        with tarfile.open(archive, "r:gz") as tar:
+        with tarfile.open(data_path(FLOWER_ARCHIVE), "r:gz") as tar:
             tar.extractall(folder.parent, filter="data")
     return folder
 

@@ -1,41 +1,79 @@
-"""The course data as graded notebooks see it: the held-out labels withheld.
+"""The course data as graded notebooks see it: the held-out answers withheld.
 
 The grading sandbox shows notebooks this view instead of the data folder. A notebook can still
-predict on held-out inputs, but it cannot read the answers: the hidden tests export their
-predictions and the grader judges them with the real labels (``autograder.checks`` judges,
-registered in nbgrader_config.py as ``TrustedRecheck.held_out_checks``).
+predict the held-out inputs, but it cannot read their answers: the hidden tests export their
+predictions (for the language model, its weights) and the grader judges them with the real data
+(``autograder.checks`` judges, registered in nbgrader_config.py as
+``TrustedRecheck.held_out_checks``). Withheld:
 
-Withheld so far: the MNIST and Fashion-MNIST test labels and the sale prices of the held-out
-Ames houses. The IMDB, flower photo, Enron and Tiny Shakespeare held-out splits are still
-visible to graded notebooks.
+- MNIST and Fashion-MNIST: the test label files;
+- Ames: the held-out houses' ``SalePrice`` (left empty);
+- IMDB: the test reviews' labels (the stand-in archive numbers them, unlabelled, in the loader's order);
+- Enron-Spam: the held-out emails' labels (blanked in the class files; their text and mailbox in a
+  file of their own);
+- flower photos: the held-out photos' class (numbered in a folder of their own, without the
+  metadata that names the flower in some of them, their credits left out of LICENSE.txt);
+- Tiny Shakespeare: the held-out last 10% (the text is its own answer).
+
+A stand-in is written once per version of its sources and of this code, into a folder named by
+a hash of both (by default under ``~/.cache/autograder/grading-view``): a re-fetched file gets a
+new stand-in, and grading runs, also side by side, share them.
 """
 
+import gzip
+import hashlib
+import json
 import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .loaders import AMES_FILE, ames_held_out_rows
-from .store import WITHHELD_MARKER, data_dir
+from . import loaders
+from .loaders import (
+    AMES_FILE, ENRON_FILES, ENRON_HELD_OUT, FLOWER_ARCHIVE, FLOWER_CLASSES, FLOWER_PHOTOS, FLOWERS_HELD_OUT_FOLDER,
+    IMDB_ARCHIVE, IMDB_HELD_OUT_FOLDER, SHAKESPEARE_FILE, ames_held_out_rows, enron_held_out_rows, enron_lines,
+)
+from .store import WITHHELD_MARKER, data_dir, data_path
 
-WITHHELD_FILES = ("mnist/t10k-labels-idx1-ubyte.gz", "fashion-mnist/t10k-labels-idx1-ubyte.gz")
+HIDDEN = ("mnist/t10k-labels-idx1-ubyte.gz", "fashion-mnist/t10k-labels-idx1-ubyte.gz")
 
 
-def grading_view(folder: Path) -> dict[str, Path]:
+@dataclass(frozen=True)
+class StandIn:
+    shown_as: str
+    """Path in the view (a file or a folder), in place of what the data folder has there."""
+    sources: tuple[str, ...]
+    """The data files it is made from; none of them is shown."""
+    write: Callable[[Path], None]
+    """Writes the stand-in at the given path, reading the sources from the data folder."""
+
+
+def grading_view(folder: Path | None = None) -> dict[str, Path]:
     """{path inside the data folder: the file or folder shown there}: the data folder less the
-    withheld labels, with stand-ins written into ``folder`` (afresh each call, so they follow the
-    data folder). Folders with nothing withheld are shown whole."""
+    held-out answers, with stand-ins made in ``folder`` (default: `stand_in_cache()`). Folders
+    with nothing withheld are shown whole."""
+    folder = folder or stand_in_cache()
     folder.mkdir(parents=True, exist_ok=True)
-    source = data_dir() / AMES_FILE
-    replaced = dict.fromkeys(WITHHELD_FILES) | {WITHHELD_MARKER: _written(folder / WITHHELD_MARKER, lambda target: (
-        target.write_text("Held-out labels are withheld from graded notebooks; the grader measures them.\n")))}
-    if source.exists():  # shown with the held-out houses' SalePrice left empty
-        replaced[AMES_FILE] = _written(folder / "AmesHousing.txt",
-                                       lambda target: _without_held_out_prices(source, target))
+    replaced = dict.fromkeys(HIDDEN) | {WITHHELD_MARKER: _marker(folder)}
+    for stand_in in STAND_INS:
+        replaced.update(dict.fromkeys(stand_in.sources))
+        available = all((data_dir() / source).exists() for source in stand_in.sources)
+        replaced[stand_in.shown_as] = _made(stand_in, folder) if available else None
     view = {relpath: path for relpath, path in replaced.items() if path is not None}
     _show(data_dir(), "", replaced, view)
     return view
+
+
+def stand_in_cache() -> Path:
+    """``$XDG_CACHE_HOME/autograder/grading-view`` (``~/.cache`` by default)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autograder" / "grading-view"
 
 
 def _show(directory: Path, prefix: str, replaced: dict, view: dict) -> None:
@@ -49,18 +87,129 @@ def _show(directory: Path, prefix: str, replaced: dict, view: dict) -> None:
             view[relpath] = entry
 
 
-def _written(path: Path, write) -> Path:
-    """``path``, written by ``write(partial_path)`` and renamed into place (a run that reads it
-    meanwhile sees the old or the new file, never half of one)."""
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    write(partial)
-    partial.chmod(0o644)
-    os.replace(partial, path)
-    return path
+def _marker(folder: Path) -> Path:
+    marker = folder / WITHHELD_MARKER
+    if not marker.exists():
+        _publish(folder, marker.name, lambda target: target.write_text(
+            "Held-out answers are withheld from graded notebooks; the grader measures them.\n"))
+    return marker
 
 
-def _without_held_out_prices(source: Path, target: Path) -> None:
-    frame = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
+def _made(stand_in: StandIn, folder: Path) -> Path:
+    """The stand-in for the current sources, made unless an earlier call made it."""
+    made = folder / _version(stand_in) / Path(stand_in.shown_as).name
+    if not made.exists():
+        _publish(folder, _version(stand_in), lambda target: (target.mkdir(), stand_in.write(target / made.name)))
+    return made
+
+
+def _version(stand_in: StandIn) -> str:
+    """A hash of the sources' sizes and modification times and of the code that writes the stand-in."""
+    digest = hashlib.sha256(stand_in.shown_as.encode())
+    for path in (data_dir() / source for source in stand_in.sources):
+        digest.update(f"{path}:{path.stat().st_size}:{path.stat().st_mtime_ns}".encode())
+    for module in (loaders.__file__, __file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _publish(folder: Path, name: str, write) -> None:
+    """``write(path)``, then rename it to ``folder/name``, readable by all: a run that looks
+    meanwhile sees all of it or nothing, and of two graders writing it at once one wins."""
+    scratch = Path(tempfile.mkdtemp(dir=folder, prefix=".partial-"))
+    try:
+        write(scratch / name)
+        for path in [scratch / name, *(scratch / name).rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        os.rename(scratch / name, folder / name)
+    except OSError:
+        if not (folder / name).exists():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- the stand-ins ------------------------------------------------------------------------------
+
+def _ames_without_held_out_prices(target: Path) -> None:
+    frame = pd.read_csv(data_path(AMES_FILE), sep="\t", dtype=str, keep_default_na=False)
     # The loader hashes the parcel id as a number (the file writes some with a leading zero).
     frame.loc[ames_held_out_rows(frame.assign(PID=frame["PID"].astype(np.int64))), "SalePrice"] = ""
     frame.to_csv(target, sep="\t", index=False)
+
+
+def _imdb_without_test_labels(target: Path) -> None:
+    texts, _ = loaders.load_imdb_reviews("test")
+    with tarfile.open(data_path(IMDB_ARCHIVE), "r:gz") as source, tarfile.open(target, "w:gz", compresslevel=1) as archive:
+        for member in source:
+            if not member.name.startswith("aclImdb/test"):
+                archive.addfile(member, source.extractfile(member) if member.isfile() else None)
+        for number, text in enumerate(texts):
+            body = text.encode("utf-8")
+            member = tarfile.TarInfo(f"{IMDB_HELD_OUT_FOLDER}/{number:05d}.txt")
+            member.size = len(body)
+            archive.addfile(member, BytesIO(body))
+
+
+def _enron_without_held_out_labels(target: Path) -> None:
+    target.mkdir()
+    index = pd.read_csv(data_path(ENRON_FILES[2]), sep="\t")
+    held_out = enron_held_out_rows(index)
+    for label_name, relpath in zip(("ham", "spam"), ENRON_FILES):
+        blanked = set(index.loc[held_out & (index["class"] == label_name), "line"])
+        with gzip.open(target / Path(relpath).name, "wt", encoding="utf-8", newline="") as stream:
+            stream.writelines(("" if number in blanked else line) + "\r\n"
+                              for number, line in enumerate(enron_lines(relpath), start=1))
+    index[~held_out].to_csv(target / Path(ENRON_FILES[2]).name, sep="\t", index=False)
+    emails = loaders.load_enron_spam("test")
+    with gzip.open(target / Path(ENRON_HELD_OUT).name, "wt", encoding="utf-8") as stream:
+        stream.writelines(json.dumps({"text": text, "client": client}) + "\n"
+                          for text, client in zip(emails["text"], emails["client"]))
+
+
+def _flowers_without_held_out_classes(target: Path) -> None:
+    (target / FLOWERS_HELD_OUT_FOLDER).mkdir(parents=True)
+    for name in FLOWER_CLASSES:
+        (target / name).mkdir()
+    for path in loaders.load_flower_photos("train")[0]:
+        shutil.copyfile(path, target / Path(path).parent.name / Path(path).name)
+    held_out = loaders.load_flower_photos("test")[0]
+    for number, path in enumerate(held_out):
+        (target / FLOWERS_HELD_OUT_FOLDER / f"{number:03d}.jpg").write_bytes(without_metadata(Path(path).read_bytes()))
+    credits = {f"{Path(path).parent.name}/{Path(path).name}" for path in held_out}
+    license_text = (loaders.flower_photos_dir() / "LICENSE.txt").read_text(encoding="utf-8")
+    kept = [line for line in license_text.splitlines() if line.split(" ", 1)[0] not in credits]
+    kept.append("(The credits of the held-out photos are in the course's own copy of this file.)")
+    (target / "LICENSE.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def without_metadata(jpeg: bytes) -> bytes:
+    """The JPEG without its comments and APP segments other than JFIF, ICC and Adobe (which
+    decoding may use): EXIF, XMP and IPTC keywords can name what the photo shows. The
+    compressed image is untouched, so it decodes to the same pixels."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG file")
+    kept, position = [jpeg[:2]], 2
+    while position < len(jpeg):
+        marker = jpeg[position + 1]
+        if jpeg[position] != 0xFF or marker == 0xDA:  # the start of the image data: keep the rest
+            kept.append(jpeg[position:])
+            break
+        end = position + 2 + int.from_bytes(jpeg[position + 2:position + 4], "big")
+        if not (0xE1 <= marker <= 0xEF and marker not in (0xE2, 0xEE) or marker == 0xFE):
+            kept.append(jpeg[position:end])
+        position = end
+    return b"".join(kept)
+
+
+def _shakespeare_training_text(target: Path) -> None:
+    target.write_text(loaders.load_shakespeare("train"), encoding="utf-8")
+
+
+STAND_INS = (
+    StandIn(AMES_FILE, (AMES_FILE,), _ames_without_held_out_prices),
+    StandIn(IMDB_ARCHIVE, (IMDB_ARCHIVE,), _imdb_without_test_labels),
+    StandIn("enron-spam", ENRON_FILES, _enron_without_held_out_labels),
+    StandIn(FLOWER_PHOTOS, (FLOWER_ARCHIVE,), _flowers_without_held_out_classes),
+    StandIn(SHAKESPEARE_FILE, (SHAKESPEARE_FILE,), _shakespeare_training_text),
+)

@@ -207,3 +207,42 @@ def test_an_untrained_model_fails_the_held_out_check_with_both_measurements():
                                              r"nats per character .* Predicting every character by its frequency scores 3.3\d\d"):
         checks.check_held_out_loss(model, char_to_id)
     assert MEASUREMENTS["held_out_loss"] == pytest.approx(math.log(66), abs=0.05)
+
+
+# --- the model the grader rebuilds from exported weights ----------------------------------------
+
+def exported(model, char_to_id):
+    """What the held-out check exports for ``model`` (outside the grading sandbox it also judges)."""
+    from autograder import exports
+    from autograder.errors import DatasetNotFoundError
+    with pytest.raises(DatasetNotFoundError):  # judging needs the held-out text, absent from this data folder
+        checks.check_held_out_loss(model, char_to_id)
+    return exports.load(".", "test_held_out_loss")
+
+
+@pytest.mark.parametrize("recurrent_layer", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+def test_the_grader_rebuilds_the_model_from_its_weights(recurrent_layer, data_folder):
+    char_to_id, _ = build_char_lookups("to be or not to be")
+    model = build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3, recurrent_layer=recurrent_layer)
+    arrays = exported(model, char_to_id)
+    ids = np.random.default_rng(3).integers(0, char_to_id.vocabulary_size(), size=(2, 9))
+    np.testing.assert_allclose(checks.rebuilt_model(arrays).predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-5)
+
+
+def test_weights_that_do_not_fit_the_assignment_model_are_named_before_anything_is_built(data_folder):
+    char_to_id, _ = build_char_lookups("to be or not to be")
+    arrays = exported(build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3), char_to_id)
+    arrays["rnn_1"] = np.zeros((100_000, 1), np.float32)  # built as given, LSTM(100000) would need 160 GB
+    with pytest.raises(AssertionError, match=r"^the grader measures the held-out loss on the model of exercise 3 "
+                                             r"rebuilt from its weights .* have the shapes"):
+        checks.rebuilt_model(arrays)
+
+
+def test_a_model_the_rebuild_cannot_reproduce_is_named(data_folder):
+    (data_folder / "tinyshakespeare").mkdir()
+    (data_folder / "tinyshakespeare/input.txt").write_text("to be or not to be\n" * 50)
+    char_to_id, _ = build_char_lookups("to be or not to be\n")
+    model = build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3, activation="softmax")  # not the logits of exercise 3
+    with pytest.raises(AssertionError, match=r"^the model rebuilt from the notebook's weights does not compute the "
+                                             r"notebook model's logits"):
+        checks.check_held_out_loss(model, char_to_id)
