@@ -15,15 +15,21 @@ import numpy as np
 FOLDER = "exports"
 """Where, in the notebook's working folder, the arrays are written."""
 MAX_BYTES = 200 * 2**20
+PLAIN_KINDS = "biufU"
+"""Booleans, integers, floats and strings: what np.load reads without unpickling."""
 
 
 def save(grade_id: str, **arrays) -> None:
     """Write ``arrays`` (NumPy-convertible: numbers or strings) for the graded cell ``grade_id``. Returns
     nothing: a value shown as a test cell's result would read as partial credit to nbgrader."""
+    arrays = {name: np.asarray(value) for name, value in arrays.items()}
+    for name, array in arrays.items():
+        if array.dtype.kind not in PLAIN_KINDS:
+            raise ExportError(f"the check cannot hand {name} to the grader: it holds {array.dtype} ({str(array)[:60]}), "
+                              "not numbers or strings")
     folder = Path(FOLDER)
     folder.mkdir(exist_ok=True)
-    path = folder / f"{grade_id}.npz"
-    np.savez(path, **{name: np.asarray(value) for name, value in arrays.items()})
+    np.savez(folder / f"{grade_id}.npz", **arrays)
 
 
 class ExportError(Exception):
@@ -50,6 +56,6 @@ def load(folder: Path, grade_id: str) -> dict[str, np.ndarray]:
         except Exception as error:
             raise ExportError(f"the export for {grade_id} is not a NumPy archive of plain arrays ({error})") from None
     for name, array in arrays.items():
-        if array.dtype.kind not in "biufU":
+        if array.dtype.kind not in PLAIN_KINDS:
             raise ExportError(f"the export {grade_id}/{name} holds {array.dtype}, not numbers or strings")
     return arrays

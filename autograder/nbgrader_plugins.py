@@ -182,7 +182,7 @@ class TrustedRecheck(NbGraderPreprocessor):
             if grade_id not in checks or any(o.output_type == "error" for o in cell.outputs):
                 continue
             try:
-                verdict = _judged(checks[grade_id], exports.load(Path(record["run_folder"]), grade_id))
+                verdict = run_judge(checks[grade_id], exports.load(Path(record["run_folder"]), grade_id))
                 if verdict:  # what a judge measured (a recomputation may return nothing)
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
             except (AssertionError, exports.ExportError) as error:
@@ -198,7 +198,7 @@ class TrustedRecheck(NbGraderPreprocessor):
         return nb, resources
 
 
-def _judged(dotted: str, arrays: dict):
+def run_judge(dotted: str, arrays: dict):
     """What the judge ``module:function`` says of the exported arrays. They come from the student's
     kernel, so any error judging them (a missing or misshapen array) fails the check."""
     module, _, name = dotted.partition(":")

@@ -1,8 +1,9 @@
 """Can a hostile notebook fool, crash or escape the grader? Each fixture in
 tests/files/hostile/submissions/ attacks the guarded assignment (8 points: test_mse 2, test_fit 3,
 test_keras_model 3, each recomputed by the grader outside the kernel) and must earn exactly what
-its honest work deserves."""
+its honest work deserves. The course's own assignment 1 faces the attacks that hide failures."""
 
+import copy
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import psutil
 import pytest
 
 from autograder import pipeline
+from autograder.course import Course
 from autograder.execution import grading_environment  # nbgrader runs `alembic` from PATH
 from autograder.sandbox import UNPRIVILEGED_ID, Limits, missing_protections
 
@@ -159,6 +161,41 @@ def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
     kit_seconds = time.monotonic() - started
     print(f"\n{len(benign)} notebooks: plain nbgrader autograde {plain_seconds:.1f} s, the kit with limits and "
           f"rechecks {kit_seconds:.1f} s ({kit_seconds / plain_seconds:.2f}x)")
+
+
+# Attacks on the course's assignment 1, each a cell added to the untouched student version.
+HIDE_FAILURES = "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)"
+FORGE_EXPORTS = """
+import os
+import numpy as np
+os.makedirs("exports", exist_ok=True)
+for grade_id in ("test_split", "test_metrics", "test_baseline", "test_features_and_normalizer", "test_linear_model",
+                 "test_mlp_model", "test_held_out_ranking", "test_mlp_threshold"):
+    np.savez(f"exports/{grade_id}.npz", value=np.zeros(3), passed=True)"""
+COURSE_ATTACKS = {
+    "custom-exception-handler-swallows-errors": HIDE_FAILURES,
+    "input-transformer-empties-later-cells": "get_ipython().input_transformers_post.append(lambda lines: [])",
+    "forged-exports-for-every-cell": HIDE_FAILURES + FORGE_EXPORTS,
+}
+
+
+def test_the_course_assignments_cannot_be_fooled_by_hiding_failures(tmp_path):
+    """The untouched assignment 1 (it answers nothing) with a cell that hides every failure from
+    nbgrader earns nothing: the grader judges each cell's exported evidence itself."""
+    course = Course.find(__file__)
+    assignment = "01_regression_baselines"
+    untouched = nbformat.read(course.release_dir / assignment / f"{assignment}.ipynb", as_version=4)
+    for name, attack in COURSE_ATTACKS.items():
+        notebook = copy.deepcopy(untouched)
+        notebook.cells.insert(1, nbformat.v4.new_code_cell(attack))
+        (tmp_path / "submitted" / name / assignment).mkdir(parents=True)
+        nbformat.write(notebook, tmp_path / "submitted" / name / assignment / f"{assignment}.ipynb")
+    run = pipeline.grade(course, assignment, tmp_path / "submitted", tmp_path / "grading")
+    print("\n" + "\n".join(f"{r.student:<42} {r.score:g}/{r.max_score:g}  {r.reason[:100]}" for r in run.results))
+    assert {r.student: (r.status, r.score) for r in run.results} == {name: ("graded", 0) for name in COURSE_ATTACKS}
+    swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
+    assert any(flag.startswith("test_metrics: passed in the notebook, but the grader's own recomputation disagrees")
+               for flag in swallowed.flags)
 
 
 def _plain_nbgrader_copy(course, root: Path) -> Path:

@@ -109,13 +109,14 @@ def test_the_ledger_survives_a_line_cut_short_and_regrades_a_changed_submission(
     assert reopened.result("ann", fingerprint(submission)) is None
 
 
-def test_every_held_out_check_names_a_graded_cell_of_its_assignment_and_a_judge_that_exists():
+def test_the_grader_judges_every_graded_cell_of_every_assignment_once_with_a_judge_that_exists():
     course = Course.find(__file__)
-    registered = course.nbgrader_config().TrustedRecheck.held_out_checks
-    assert registered, "the course registers its held-out checks"
-    for assignment, judges in registered.items():
-        grade_ids = dict(course.grade_cells(assignment))
-        for grade_id, dotted in judges.items():
-            assert grade_id in grade_ids, f"{assignment} has no graded cell {grade_id}"
+    config = course.nbgrader_config().TrustedRecheck
+    for assignment in course.assignments():
+        rechecks, held_out = config.rechecks.get(assignment, {}), config.held_out_checks.get(assignment, {})
+        assert not set(rechecks) & set(held_out), f"{assignment}: a cell is registered as both"
+        assert sorted({**rechecks, **held_out}) == sorted(dict(course.grade_cells(assignment))), (
+            f"{assignment}: the registered cells are not its graded cells")
+        for dotted in {**rechecks, **held_out}.values():
             module, _, name = dotted.partition(":")
             assert callable(getattr(importlib.import_module(module), name)), dotted

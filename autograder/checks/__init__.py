@@ -7,7 +7,7 @@ value) so that threshold calibration can read what the checks saw.
 """
 
 from . import contrastive, dropout, embeddings, federated, language_model, regression, transfer
-from .common import MEASUREMENTS, check_close, check_compiled, check_compiled_loss, check_output_shape, judge_held_out, record
+from .common import MEASUREMENTS, check_close, check_compiled, check_output_shape, judge_exported, judge_held_out, record
 
-__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_compiled_loss", "check_output_shape", "judge_held_out", "record",
+__all__ = ["MEASUREMENTS", "check_close", "check_compiled", "check_output_shape", "judge_exported", "judge_held_out", "record",
            "contrastive", "dropout", "embeddings", "federated", "language_model", "regression", "transfer"]

@@ -15,17 +15,45 @@ def record(name: str, value: float) -> float:
     return float(value)
 
 
+def judge_exported(grade_id: str, judge: Callable[[dict], str | None], **evidence) -> None:
+    """Judge ``evidence`` here and hand it to the grader, who judges it again outside the kernel.
+
+    ``evidence`` is what the student's code gave on the check's own inputs, as plain arrays (see
+    `listed` for lists); ``judge(arrays)`` regenerates those inputs, compares and raises
+    AssertionError naming the mistake. It is registered for ``grade_id`` in nbgrader_config.py
+    (``c.TrustedRecheck.rechecks``): a kernel that hides a failed assertion here, or never reaches
+    the export, cannot hide it from the grader."""
+    judge(_exported(grade_id, evidence))
+
+
 def judge_held_out(grade_id: str, judge: Callable[[dict], str], **predictions) -> None:
     """Hand ``predictions`` on held-out inputs to the grader, who judges them with the held-out
-    labels (``judge(arrays)`` raises AssertionError or returns a summary; it is registered for
-    ``grade_id`` in nbgrader_config.py). Where this kernel can read those labels (instructors'
-    runs, not the grading sandbox) they are judged here too."""
-    arrays = {name: np.asarray(value) for name, value in predictions.items()}
-    exports.save(grade_id, **arrays)
+    answers (``judge(arrays)`` raises AssertionError or returns a summary; it is registered for
+    ``grade_id`` in nbgrader_config.py as a held-out check). Where this kernel can read those
+    answers (instructors' runs, not the grading sandbox) they are judged here too."""
+    arrays = _exported(grade_id, predictions)
     if data.labels_withheld():
         print("The held-out labels are withheld from graded notebooks: the grader measures this test.")
     else:
         print(judge(arrays))
+
+
+def _exported(grade_id: str, values: dict) -> dict[str, np.ndarray]:
+    """``values`` as arrays, written for the grader; the judge here sees exactly what it will."""
+    arrays = {name: np.asarray(value) for name, value in values.items()}
+    exports.save(grade_id, **arrays)
+    return arrays
+
+
+def listed(name: str, items) -> dict[str, np.ndarray]:
+    """Evidence for a list of arrays of any shapes: ``{name_0: items[0], ...}`` and the count."""
+    items = list(items)
+    return {f"{name}_count": np.asarray(len(items)), **{f"{name}_{i}": np.asarray(item) for i, item in enumerate(items)}}
+
+
+def unlisted(arrays: dict, name: str) -> list[np.ndarray]:
+    """The list that `listed` exported under ``name``."""
+    return [arrays[f"{name}_{i}"] for i in range(int(arrays[f"{name}_count"]))]
 
 
 def accuracy_of(classes, labels) -> float:
@@ -49,11 +77,25 @@ def check_compiled(model, what: str = "the model") -> None:
         f"{what} is not compiled: call model.compile(optimizer=..., loss=...) before returning it")
 
 
-def check_compiled_loss(model, inputs, labels, expected_loss, what: str, rtol: float = 1e-4) -> None:
-    """The loss that `model.evaluate` reports equals `expected_loss`, and accuracy is tracked."""
+def compiled_loss_evidence(model, inputs, labels) -> dict:
+    """What `model.evaluate` reports on ``inputs``: its loss and the names of what it tracks."""
     measured = model.evaluate(inputs, labels, verbose=0, return_dict=True)
-    check_close(measured["loss"], expected_loss, what, rtol=rtol)
-    assert "accuracy" in measured, f"compile the model with metrics=['accuracy']; it tracks {sorted(measured)}"
+    return {"loss": measured.get("loss", np.nan), "tracked": sorted(measured)}
+
+
+def judge_compiled_loss(arrays, expected_loss, what: str, rtol: float = 1e-4) -> None:
+    """The reported loss equals ``expected_loss``, and accuracy is tracked."""
+    check_close(arrays["loss"], expected_loss, what, rtol=rtol)
+    assert "accuracy" in arrays["tracked"], (
+        f"compile the model with metrics=['accuracy']; it tracks {[str(name) for name in arrays['tracked']]}")
+
+
+def sparse_cross_entropy(logits, labels) -> float:
+    """Mean cross-entropy, in float64, of integer ``labels`` under ``logits`` (classes on the last axis)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-np.take_along_axis(log_probabilities, np.asarray(labels)[..., None], axis=-1).mean())
 
 
 def check_output_shape(model, expected: tuple, what: str = "the model", hint: str = "") -> None:

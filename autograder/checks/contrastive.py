@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import data
-from .common import accuracy_of, check_output_shape, judge_held_out, record
+from .common import accuracy_of, check_output_shape, judge_exported, judge_held_out, record
 
 # Measured with the reference notebook, `tools/calibrate.py 07 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23), 650 pre-training steps of 256
@@ -81,8 +81,13 @@ def _views(augmentation, images: np.ndarray) -> np.ndarray:
 
 def check_augmentation(augmentation) -> None:
     images = _images("test", np.arange(64))
-    first, second = _views(augmentation, images), _views(augmentation, images)
-    assert first.shape == images.shape, (
+    judge_exported("test_augmentation", judge_augmentation, first=_views(augmentation, images),
+                   second=_views(augmentation, images), copies=_views(augmentation, np.repeat(images[:1], 32, axis=0)))
+
+
+def judge_augmentation(arrays) -> None:
+    images, first, second, copies = _images("test", np.arange(64)), arrays["first"], arrays["second"], arrays["copies"]
+    assert first.shape == second.shape == images.shape, (
         f"augmenting a batch of shape {images.shape} gave shape {first.shape}: a view keeps the image's shape")
     assert np.issubdtype(first.dtype, np.floating), f"a view must hold floats, like its image; got {first.dtype}"
     low, high = float(min(first.min(), second.min())), float(max(first.max(), second.max()))
@@ -93,7 +98,7 @@ def check_augmentation(augmentation) -> None:
     assert differing >= 0.9, (
         f"two calls gave the same view for {1 - differing:.0%} of the images: each call must draw new random "
         "transformations (and the layers only transform when called with training=True)")
-    copies = _views(augmentation, np.repeat(images[:1], 32, axis=0))
+    assert copies.shape == (32, *images.shape[1:]), f"augmenting 32 copies of one image gave shape {copies.shape}"
     varied = np.mean(np.max(np.abs(copies[1:] - copies[0]), axis=(1, 2, 3)) > 1e-3)
     assert varied >= 0.9, (
         f"32 copies of one image got the same view {1 - varied:.0%} of the time: draw the random "
@@ -150,8 +155,54 @@ def _hidden_projections(rng, batch_size=8, dim=16) -> tuple[np.ndarray, np.ndarr
     return z1.astype(np.float32), z2.astype(np.float32)
 
 
-def _check_loss_value(nt_xent_loss, z1, z2, temperature) -> None:
-    value = _loss_value(nt_xent_loss, z1, z2, temperature)
+def _loss_cases() -> dict:
+    """{case: (z1, z2, temperature)}: three temperatures, the views swapped, the pairs reordered,
+    one view's rows rescaled, collapsed projections (ln(2B - 1)), and the pair whose gradients count."""
+    rng = np.random.default_rng(8)
+    cases = {f"temperature_{temperature}": (*_hidden_projections(rng), temperature) for temperature in (0.1, 0.5, 1.0)}
+    z1, z2 = _hidden_projections(rng)
+    order = rng.permutation(len(z1))
+    scales = rng.uniform(0.1, 10.0, size=(len(z1), 1)).astype(np.float32)
+    same = np.ones((8, 4), np.float32)
+    return cases | {"pair": (z1, z2, 0.2), "swapped": (z2, z1, 0.2), "reordered": (z1[order], z2[order], 0.2),
+                    "rescaled": (z1 * scales, z2, 0.2), "collapsed": (same, same, 0.5)}
+
+
+def check_nt_xent_loss(nt_xent_loss) -> None:
+    cases = _loss_cases()
+    z1, z2, temperature = cases["pair"]
+    judge_exported("test_nt_xent_loss", judge_nt_xent_loss,
+                   **{case: _loss_value(nt_xent_loss, *arguments) for case, arguments in cases.items()},
+                   **dict(zip(("gradient_z1", "gradient_z2"), _gradients(nt_xent_loss, z1, z2, temperature))))
+
+
+def judge_nt_xent_loss(arrays) -> None:
+    cases = _loss_cases()
+    for temperature in (0.1, 0.5, 1.0):
+        _judge_loss_value(float(arrays[f"temperature_{temperature}"]), *cases[f"temperature_{temperature}"])
+    value = float(arrays["pair"])
+    assert np.isclose(float(arrays["swapped"]), value, rtol=1e-5), (
+        "nt_xent_loss(z1, z2) differs from nt_xent_loss(z2, z1): both views' rows are anchors, so swapping "
+        "the views must not change the loss")
+    assert np.isclose(float(arrays["reordered"]), value, rtol=1e-5), (
+        "reordering the pairs (the same permutation of z1's and z2's rows) changed the loss: row i of z1 "
+        "pairs with row i of z2 wherever it is in the batch")
+    assert np.isclose(float(arrays["rescaled"]), value, rtol=1e-4), (
+        "scaling a projection changed the loss: L2-normalise the projections before the dot products")
+    collapsed = float(arrays["collapsed"])
+    assert np.isclose(collapsed, np.log(15), rtol=1e-4), (
+        f"when all 16 projections are equal every anchor's 15 candidates are equally likely, so the loss is "
+        f"ln(2B - 1) = {np.log(15):.4f}; nt_xent_loss gave {collapsed:.4f}")
+    z1, z2, temperature = cases["pair"]
+    expected = _gradients(reference_nt_xent, z1.astype(np.float64), z2.astype(np.float64), temperature)
+    for name, wanted in zip(("z1", "z2"), expected):
+        actual = arrays[f"gradient_{name}"]
+        assert actual.shape == wanted.shape and np.allclose(actual, wanted, rtol=1e-3, atol=1e-5), (
+            f"the gradient of nt_xent_loss with respect to {name} differs from NT-Xent's (largest difference "
+            f"{np.max(np.abs(actual - wanted)):.2e}): a stop_gradient, a rounding or a NumPy step in the loss?")
+
+
+def _judge_loss_value(value, z1, z2, temperature) -> None:
     expected = float(reference_nt_xent(z1, z2, temperature))
     if np.isclose(value, expected, rtol=1e-4, atol=1e-5):
         return
@@ -163,42 +214,7 @@ def _check_loss_value(nt_xent_loss, z1, z2, temperature) -> None:
                          f"{temperature}; expected {expected:.5f}")
 
 
-def check_nt_xent_loss(nt_xent_loss) -> None:
-    rng = np.random.default_rng(8)
-    for temperature in (0.1, 0.5, 1.0):
-        _check_loss_value(nt_xent_loss, *_hidden_projections(rng), temperature)
-    z1, z2 = _hidden_projections(rng)
-    value = _loss_value(nt_xent_loss, z1, z2, 0.2)
-    assert np.isclose(_loss_value(nt_xent_loss, z2, z1, 0.2), value, rtol=1e-5), (
-        "nt_xent_loss(z1, z2) differs from nt_xent_loss(z2, z1): both views' rows are anchors, so swapping "
-        "the views must not change the loss")
-    order = rng.permutation(len(z1))
-    assert np.isclose(_loss_value(nt_xent_loss, z1[order], z2[order], 0.2), value, rtol=1e-5), (
-        "reordering the pairs (the same permutation of z1's and z2's rows) changed the loss: row i of z1 "
-        "pairs with row i of z2 wherever it is in the batch")
-    scales = rng.uniform(0.1, 10.0, size=(len(z1), 1)).astype(np.float32)
-    assert np.isclose(_loss_value(nt_xent_loss, z1 * scales, z2, 0.2), value, rtol=1e-4), (
-        "scaling a projection changed the loss: L2-normalise the projections before the dot products")
-    collapsed = _loss_value(nt_xent_loss, np.ones((8, 4), np.float32), np.ones((8, 4), np.float32), 0.5)
-    assert np.isclose(collapsed, np.log(15), rtol=1e-4), (
-        f"when all 16 projections are equal every anchor's 15 candidates are equally likely, so the loss is "
-        f"ln(2B - 1) = {np.log(15):.4f}; nt_xent_loss gave {collapsed:.4f}")
-    gradients = _gradients(nt_xent_loss, z1, z2, 0.2)
-    expected = _gradients(reference_nt_xent, z1.astype(np.float64), z2.astype(np.float64), 0.2)
-    for name, actual, wanted in zip(("z1", "z2"), gradients, expected):
-        assert np.allclose(actual, wanted, rtol=1e-3, atol=1e-5), (
-            f"the gradient of nt_xent_loss with respect to {name} differs from NT-Xent's (largest difference "
-            f"{np.max(np.abs(actual - wanted)):.2e}): a stop_gradient, a rounding or a NumPy step in the loss?")
-
-
 # --- exercise 3: the training step -----------------------------------------------------------------
-
-def _measured_loss(encoder, projection_head, augmentation, images) -> float:
-    """NT-Xent of two fresh views of `images`, computed by the reference loss."""
-    project = lambda views: projection_head(encoder(views, training=False), training=False)
-    return float(reference_nt_xent(project(_views(augmentation, images)), project(_views(augmentation, images)),
-                                   TRAINING_CHECK_TEMPERATURE))
-
 
 def _changed(before: list[np.ndarray], model) -> bool:
     return any(not np.array_equal(old, new) for old, new in zip(before, model.get_weights()))
@@ -215,7 +231,6 @@ def check_training_step(contrastive_model_class, build_encoder, build_projection
     encoder_before, head_before = encoder.get_weights(), projection_head.get_weights()
     batch = TRAINING_CHECK_BATCH
     training = _images("train", np.random.default_rng(9).choice(60000, batch * TRAINING_CHECK_STEPS, replace=False))
-    held_out = _images("test", np.arange(10000 - batch, 10000))
     history = model.fit(tf.data.Dataset.from_tensor_slices(training).batch(batch), epochs=1, shuffle=False, verbose=0)
     assert "loss" in history.history, (
         f"train_step must return {{'loss': ...}} (the tracker's result); fit() reported {sorted(history.history)}")
@@ -224,8 +239,18 @@ def check_training_step(contrastive_model_class, build_encoder, build_projection
         "variables as well as the projection head's")
     assert _changed(head_before, projection_head), (
         "training did not change the projection head's weights: apply the gradients to its trainable variables too")
-    chance = np.log(2 * batch - 1)
-    loss = record("training_check_loss", _measured_loss(encoder, projection_head, augmentation, held_out))
+    held_out = _images("test", np.arange(10000 - batch, 10000))
+    project = lambda views: keras.ops.convert_to_numpy(projection_head(encoder(views, training=False), training=False))  # noqa: E731
+    judge_exported("test_training_step", judge_training_step, first=project(_views(augmentation, held_out)),
+                   second=project(_views(augmentation, held_out)))
+
+
+def judge_training_step(arrays) -> None:
+    """NT-Xent of the trained model's projections of two fresh views of held-out images."""
+    batch, chance = TRAINING_CHECK_BATCH, np.log(2 * TRAINING_CHECK_BATCH - 1)
+    assert arrays["first"].shape == arrays["second"].shape and len(arrays["first"]) == batch, (
+        f"the projections of {batch} held-out images have shapes {arrays['first'].shape} and {arrays['second'].shape}")
+    loss = record("training_check_loss", float(reference_nt_xent(arrays["first"], arrays["second"], TRAINING_CHECK_TEMPERATURE)))
     assert loss <= TRAINING_CHECK_DROP * chance, (
         f"after {TRAINING_CHECK_STEPS} training steps of {batch} images, NT-Xent (temperature "
         f"{TRAINING_CHECK_TEMPERATURE}) on two views of held-out images is {loss:.2f}; it starts near "
@@ -245,11 +270,18 @@ def accuracy_on_test_set(classes: np.ndarray) -> float:
     return accuracy_of(classes, _fashion_mnist("test")[1])
 
 
-def check_linear(probe, encoder) -> None:
-    """The probe's logits are an affine function of the encoder's features."""
+def check_linear_probe(probe, encoder) -> None:
+    """On 1,000 test images, the probe's logits as an affine function of the encoder's features;
+    its predicted class of every test image."""
+    check_output_shape(probe, (None, NUM_CLASSES), "the linear probe", "one logit per class")
     images = _images("test", slice(1000))
-    features = np.asarray(encoder.predict(images, verbose=0), np.float64)
-    logits = np.asarray(probe.predict(images, verbose=0), np.float64)
+    judge_held_out("test_linear_probe", judge_linear_probe, classes=classes_on_test_set(probe),
+                   features=encoder.predict(images, verbose=0), logits=probe.predict(images, verbose=0))
+
+
+def _judge_linear(features, logits) -> None:
+    """The probe's logits are an affine function of the encoder's features."""
+    features, logits = np.asarray(features, np.float64), np.asarray(logits, np.float64)
     design = np.hstack([features, np.ones((len(features), 1))])
     coefficients = np.linalg.lstsq(design, logits, rcond=None)[0]
     residual = np.linalg.norm(design @ coefficients - logits) / np.linalg.norm(logits - logits.mean(axis=0))
@@ -259,13 +291,8 @@ def check_linear(probe, encoder) -> None:
         "encoder's output, with no hidden layer and no projection head")
 
 
-def check_linear_probe(probe, encoder) -> None:
-    check_output_shape(probe, (None, NUM_CLASSES), "the linear probe", "one logit per class")
-    check_linear(probe, encoder)
-    judge_held_out("test_linear_probe", judge_linear_probe, classes=classes_on_test_set(probe))
-
-
 def judge_linear_probe(arrays) -> str:
+    _judge_linear(arrays["features"], arrays["logits"])
     accuracy = record("probe_accuracy", accuracy_on_test_set(arrays["classes"]))
     assert accuracy >= PROBE_ACCURACY_THRESHOLD, (
         f"the linear probe classifies {accuracy:.2%} of the test images correctly; at least "

@@ -16,7 +16,7 @@ from keras import layers
 from phe import paillier
 
 from .. import data
-from .common import accuracy_of, check_close, check_output_shape, judge_held_out, record
+from .common import accuracy_of, check_close, check_output_shape, judge_exported, judge_held_out, listed, record, unlisted
 
 # Measured with the reference notebook, `tools/calibrate.py 06 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23), accuracy on the 6,637 held-out
@@ -54,8 +54,15 @@ def _weighted_average(client_weights, counts) -> list[np.ndarray]:
             for i in range(len(client_weights[0]))]
 
 
+def _weight_list(result, what: str) -> list[np.ndarray]:
+    """A list of weight arrays, as evidence; AssertionError if ``result`` is not one."""
+    assert isinstance(result, (list, tuple)), (
+        f"{what} must be a list with one array per model variable, like model.get_weights()")
+    return [np.asarray(array, dtype=np.float64) for array in result]
+
+
 def _check_weight_list(result, expected: list[np.ndarray], what: str, atol: float = 1e-6) -> None:
-    assert isinstance(result, (list, tuple)) and len(result) == len(expected), (
+    assert len(result) == len(expected), (
         f"{what} must be a list with one array per model variable ({len(expected)}), like model.get_weights()")
     for i, (actual, wanted) in enumerate(zip(result, expected)):
         check_close(actual, wanted, f"{what}, variable {i},", rtol=1e-6, atol=atol)
@@ -66,19 +73,25 @@ def _check_weight_list(result, expected: list[np.ndarray], what: str, atol: floa
 def check_federated_average(federated_average) -> None:
     client_weights = _hidden_client_weights()
     originals = [[array.copy() for array in weights] for weights in client_weights]
-    expected = _weighted_average(client_weights, _COUNTS)
+    result = _weight_list(federated_average(client_weights, list(_COUNTS)),
+                          f"federated_average of 3 clients with sample counts {_COUNTS}")
+    assert all(np.array_equal(a, b) for weights, kept in zip(client_weights, originals) for a, b in zip(weights, kept)), (
+        "federated_average changed the clients' weight arrays in place; build new arrays")
+    single = _weight_list(federated_average(client_weights[:1], [7]), "federated_average of a single client")
+    judge_exported("test_federated_average", judge_federated_average, **listed("average", result), **listed("single", single))
+
+
+def judge_federated_average(arrays) -> None:
+    client_weights = _hidden_client_weights()
+    result = unlisted(arrays, "average")
     unweighted = _weighted_average(client_weights, (1,) * len(_COUNTS))
-    result = federated_average(client_weights, list(_COUNTS))
-    if (isinstance(result, (list, tuple)) and len(result) == len(expected)
-            and all(np.allclose(a, b) for a, b in zip(result, unweighted))):
+    if len(result) == len(unweighted) and all(a.shape == b.shape and np.allclose(a, b) for a, b in zip(result, unweighted)):
         raise AssertionError(
             f"with sample counts {_COUNTS}, federated_average returned the plain mean of the clients' weights: "
             "weight each client by its number of samples, sum(n_k * w_k) / sum(n_k)")
-    _check_weight_list(result, expected, f"federated_average of 3 clients with sample counts {_COUNTS}")
-    assert all(np.array_equal(a, b) for weights, kept in zip(client_weights, originals) for a, b in zip(weights, kept)), (
-        "federated_average changed the clients' weight arrays in place; build new arrays")
-    single = federated_average(client_weights[:1], [7])
-    _check_weight_list(single, client_weights[0], "federated_average of a single client")
+    _check_weight_list(result, _weighted_average(client_weights, _COUNTS),
+                       f"federated_average of 3 clients with sample counts {_COUNTS}")
+    _check_weight_list(unlisted(arrays, "single"), client_weights[0], "federated_average of a single client")
 
 
 # --- exercise 2: which words a client's update gives away -----------------------------------------
@@ -94,15 +107,25 @@ def hidden_update(num_features: int) -> tuple[list[np.ndarray], list[str]]:
     return [kernel, np.array([-0.03], np.float32)], words
 
 
+def _candidates(words: list[str]) -> list[str]:
+    return [*_DECOYS, "Merger", *words[::2]]
+
+
 def check_words_in_update(words_in_update, num_features: int) -> None:
     update, words = hidden_update(num_features)
-    candidates = [*_DECOYS, "Merger", *words[::2]]
-    changed = set(update[0][:, 0].nonzero()[0])
-    candidate_columns = featurize(candidates, num_features).argmax(axis=1)
-    expected = {word for word, column in zip(candidates, candidate_columns) if column in changed}
-    found = words_in_update(update, candidates)
+    found = words_in_update(update, _candidates(words))
     assert found is not None and not isinstance(found, str), "words_in_update must return a list of candidate words"
-    found = set(found)
+    judge_exported("test_words_in_update", judge_words_in_update, num_features=num_features,
+                   found=np.array([str(word) for word in found], dtype=str))
+
+
+def judge_words_in_update(arrays) -> None:
+    update, words = hidden_update(int(arrays["num_features"]))
+    candidates = _candidates(words)
+    changed = set(update[0][:, 0].nonzero()[0])
+    candidate_columns = featurize(candidates, int(arrays["num_features"])).argmax(axis=1)
+    expected = {word for word, column in zip(candidates, candidate_columns) if column in changed}
+    found = {str(word) for word in arrays["found"]}
     missed, extra = sorted(expected - found), sorted(found - expected)
     assert not missed and not extra, (
         f"for an update whose kernel changed in {len(changed)} rows, words_in_update returned {sorted(found)}; "
@@ -141,6 +164,7 @@ def _decrypted(private_key, encrypted) -> list[np.ndarray]:
 
 
 def _check_encrypted(encrypted, public_key, what: str) -> None:
+    assert isinstance(encrypted, (list, tuple)), f"{what} must be a list with one array per model variable"
     numbers = [number for array in encrypted for number in np.ravel(np.asarray(array, dtype=object))]
     assert all(isinstance(number, paillier.EncryptedNumber) for number in numbers), (
         f"{what} must hold phe EncryptedNumber objects (public_key.encrypt(float(value))); found "
@@ -149,30 +173,45 @@ def _check_encrypted(encrypted, public_key, what: str) -> None:
 
 
 def check_encrypted_aggregation(encrypt_weights, aggregate_encrypted, decrypt_weights) -> None:
+    """Encrypting with the check's own key, aggregating ciphertexts and decrypting, each against
+    the plain computation. The server's step gets ciphertexts from this key, whose private half it
+    never sees: it can only add and scale them."""
     public_key, private_key = _keypair()
     client_weights = _hidden_client_weights()
     encrypted = encrypt_weights(public_key, client_weights[0])
     _check_encrypted(encrypted, public_key, "encrypt_weights' result")
-    _check_weight_list(_decrypted(private_key, encrypted), client_weights[0],
-                       "encrypt_weights' result, decrypted", atol=1e-9)
-    # The server's step gets ciphertexts from this check's own key, whose private half it never
-    # sees: it can only add and scale them.
     aggregate = aggregate_encrypted([_encrypted(public_key, weights) for weights in client_weights], list(_COUNTS))
     _check_encrypted(aggregate, public_key, "aggregate_encrypted's result")
-    _check_weight_list(_decrypted(private_key, aggregate), _weighted_average(client_weights, _COUNTS),
+    judge_exported("test_encrypted_aggregation", judge_encrypted_aggregation,
+                   **listed("encrypted", _decrypted(private_key, encrypted)),
+                   **listed("aggregate", _decrypted(private_key, aggregate)),
+                   **listed("decrypted", _weight_list(decrypt_weights(private_key, encrypted), "decrypt_weights' result")))
+
+
+def judge_encrypted_aggregation(arrays) -> None:
+    client_weights = _hidden_client_weights()
+    _check_weight_list(unlisted(arrays, "encrypted"), client_weights[0], "encrypt_weights' result, decrypted", atol=1e-9)
+    _check_weight_list(unlisted(arrays, "aggregate"), _weighted_average(client_weights, _COUNTS),
                        f"aggregate_encrypted of 3 clients with sample counts {_COUNTS}, decrypted", atol=1e-9)
-    _check_weight_list(decrypt_weights(private_key, encrypted), client_weights[0], "decrypt_weights' result")
+    _check_weight_list(unlisted(arrays, "decrypted"), client_weights[0], "decrypt_weights' result")
 
 
 def check_server_decrypts_only_the_aggregate(secure_federated_average) -> None:
     public_key, private_key = _keypair()
     client_weights = _hidden_client_weights()
-    result = secure_federated_average(client_weights, list(_COUNTS), public_key, private_key)
-    _check_weight_list(result, _weighted_average(client_weights, _COUNTS),
+    result = _weight_list(secure_federated_average(client_weights, list(_COUNTS), public_key, private_key),
+                          f"secure_federated_average of 3 clients with sample counts {_COUNTS}")
+    judge_exported("test_server_decrypts_only_the_aggregate", judge_server_decrypts_only_the_aggregate,
+                   decryptions=private_key.decrypted, **listed("result", result))
+
+
+def judge_server_decrypts_only_the_aggregate(arrays) -> None:
+    client_weights = _hidden_client_weights()
+    _check_weight_list(unlisted(arrays, "result"), _weighted_average(client_weights, _COUNTS),
                        f"secure_federated_average of 3 clients with sample counts {_COUNTS}")
     aggregate_size = sum(array.size for array in client_weights[0])
-    assert private_key.decrypted == aggregate_size, (
-        f"secure_federated_average decrypted {private_key.decrypted} numbers, but the aggregate of these clients "
+    assert int(arrays["decryptions"]) == aggregate_size, (
+        f"secure_federated_average decrypted {int(arrays['decryptions'])} numbers, but the aggregate of these clients "
         f"holds {aggregate_size}: the server adds the encrypted updates and only the encrypted sum is ever "
         "decrypted, never a client's own update")
 

@@ -17,7 +17,10 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from .common import check_compiled, check_compiled_loss, check_output_shape, judge_held_out, record
+from .common import (
+    check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss, judge_exported, judge_held_out, listed,
+    record, sparse_cross_entropy, unlisted,
+)
 
 # Measured with the reference notebook, `tools/calibrate.py 05 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-23):
@@ -49,23 +52,27 @@ def ids_to_text(id_to_char, ids) -> str:
 
 def check_char_lookups(build_char_lookups) -> None:
     char_to_id, id_to_char = build_char_lookups(_HIDDEN_TEXT)
-    expected = ["[UNK]"] + sorted(set(_HIDDEN_TEXT))
-    vocabulary = [str(token) for token in char_to_id.get_vocabulary()]
-    assert vocabulary == expected, (
-        f"built from {_HIDDEN_TEXT!r}, char_to_id's vocabulary is {vocabulary}; expected {expected}: the sorted "
-        "distinct characters of the text (sorted(set(text))), with mask_token=None so that only [UNK] comes first")
     ids = text_to_ids(char_to_id, _HIDDEN_TEXT)
-    assert ids.tolist() == [expected.index(character) for character in _HIDDEN_TEXT], (
-        "char_to_id does not map each character to its index in the vocabulary")
     try:
         round_trip = ids_to_text(id_to_char, ids)
     except (TypeError, ValueError, tf.errors.OpError) as error:
         round_trip = f"an error ({type(error).__name__})"
-    assert round_trip == _HIDDEN_TEXT, (
+    judge_exported("test_char_lookups", judge_char_lookups, vocabulary=[str(token) for token in char_to_id.get_vocabulary()],
+                   ids=ids, round_trip=round_trip, unknown=text_to_ids(char_to_id, "#"))
+
+
+def judge_char_lookups(arrays) -> None:
+    expected = ["[UNK]"] + sorted(set(_HIDDEN_TEXT))
+    vocabulary = [str(token) for token in arrays["vocabulary"]]
+    assert vocabulary == expected, (
+        f"built from {_HIDDEN_TEXT!r}, char_to_id's vocabulary is {vocabulary}; expected {expected}: the sorted "
+        "distinct characters of the text (sorted(set(text))), with mask_token=None so that only [UNK] comes first")
+    assert arrays["ids"].tolist() == [expected.index(character) for character in _HIDDEN_TEXT], (
+        "char_to_id does not map each character to its index in the vocabulary")
+    assert str(arrays["round_trip"]) == _HIDDEN_TEXT, (
         "id_to_char(char_to_id(characters)) does not give the characters back: build id_to_char from the same "
         "vocabulary with invert=True")
-    unknown = text_to_ids(char_to_id, "#").tolist()
-    assert unknown == [0], f"an unknown character maps to {unknown}; expected [0], the [UNK] id"
+    assert arrays["unknown"].tolist() == [0], f"an unknown character maps to {arrays['unknown'].tolist()}; expected [0], the [UNK] id"
 
 
 # --- exercise 2: windows of inputs and targets ---------------------------------------------------
@@ -86,25 +93,42 @@ def _batches(dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.asarray(inputs), np.asarray(targets)) for inputs, targets in dataset.as_numpy_iterator()]
 
 
+_SMALL_IDS = np.arange(23)
+
+
+def _random_ids() -> np.ndarray:
+    return np.random.default_rng(5).integers(0, 66, size=2_000)
+
+
 def check_make_dataset(make_dataset) -> None:
     """Consecutive windows of sequence_length + 1 ids (the remainder dropped), split into inputs
     and targets shifted by one, batched without a partial last batch; shuffling permutes windows."""
-    batches = _batches(make_dataset(np.arange(23), sequence_length=4, batch_size=2, shuffle=False))
-    got_inputs = [inputs.tolist() for inputs, _ in batches]
+    evidence = {}
+    for name, (ids, sequence_length, batch_size, shuffle) in {
+            "small": (_SMALL_IDS, 4, 2, False), "ordered": (_random_ids(), 9, 7, False),
+            "shuffled": (_random_ids(), 9, 7, True)}.items():
+        batches = _batches(make_dataset(ids, sequence_length=sequence_length, batch_size=batch_size, shuffle=shuffle))
+        evidence |= listed(f"{name}_inputs", [inputs for inputs, _ in batches])
+        evidence |= listed(f"{name}_targets", [targets for _, targets in batches])
+    judge_exported("test_make_dataset", judge_make_dataset, **evidence)
+
+
+def judge_make_dataset(arrays) -> None:
+    got_inputs = [inputs.tolist() for inputs in unlisted(arrays, "small_inputs")]
     expected_inputs = [[[0, 1, 2, 3], [5, 6, 7, 8]], [[10, 11, 12, 13], [15, 16, 17, 18]]]
     assert got_inputs == expected_inputs, (
         f"make_dataset(np.arange(23), sequence_length=4, batch_size=2, shuffle=False) gave the input batches "
         f"{got_inputs}; expected {expected_inputs}: cut the ids into consecutive chunks of sequence_length + 1 "
         "(dropping the remainder), inputs = chunk[:-1], and batch with drop_remainder=True")
-    got_targets = [targets.tolist() for _, targets in batches]
+    got_targets = [targets.tolist() for targets in unlisted(arrays, "small_targets")]
     expected_targets = [[[1, 2, 3, 4], [6, 7, 8, 9]], [[11, 12, 13, 14], [16, 17, 18, 19]]]
     assert got_targets == expected_targets, (
         f"its target batches are {got_targets}; expected {expected_targets}: each target is the character that "
         "follows its input, target = chunk[1:]")
 
-    ids = np.random.default_rng(5).integers(0, 66, size=2_000)
+    ids = _random_ids()
     expected = _expected_windows(ids, sequence_length=9, batch_size=7)
-    got = _batches(make_dataset(ids, sequence_length=9, batch_size=7, shuffle=False))
+    got = list(zip(unlisted(arrays, "ordered_inputs"), unlisted(arrays, "ordered_targets")))
     assert len(got) == len(expected), (
         f"2,000 ids with sequence_length=9 and batch_size=7 gave {len(got)} batches; expected {len(expected)} full "
         "batches of 7 windows: drop the incomplete last batch (drop_remainder=True)")
@@ -112,7 +136,7 @@ def check_make_dataset(make_dataset) -> None:
         "on 2,000 random ids with sequence_length=9 and batch_size=7 the batches differ from consecutive, "
         "non-overlapping windows of 10 ids")
 
-    shuffled = _batches(make_dataset(ids, sequence_length=9, batch_size=7, shuffle=True))
+    shuffled = list(zip(unlisted(arrays, "shuffled_inputs"), unlisted(arrays, "shuffled_targets")))
     assert len(shuffled) == len(expected) and all(inputs.shape == (7, 9) for inputs, _ in shuffled), (
         f"with shuffle=True there are {len(shuffled)} batches; expected {len(expected)} full batches of 7 windows")
 
@@ -128,6 +152,10 @@ def check_make_dataset(make_dataset) -> None:
 
 
 # --- exercise 3: the model -----------------------------------------------------------------------
+
+_MODEL_IDS = np.random.default_rng(0).integers(0, 30, size=(16, 12))
+_MODEL_TARGETS = np.random.default_rng(1).integers(0, 30, size=(16, 12))
+
 
 def check_model(build_model) -> None:
     model = build_model(vocabulary_size=30, embedding_dim=8, rnn_units=16, learning_rate=1e-3)
@@ -148,27 +176,34 @@ def check_model(build_model) -> None:
         "build_model(..., recurrent_layer=layers.SimpleRNN) does not use a SimpleRNN: build the recurrent layer "
         "with recurrent_layer(rnn_units, ...)")
     check_compiled(model)
+    judge_exported("test_model", judge_model, outputs=keras.ops.convert_to_numpy(model(_MODEL_IDS, training=False)),
+                   **compiled_loss_evidence(model, _MODEL_IDS, _MODEL_TARGETS))
 
-    ids = np.random.default_rng(0).integers(0, 30, size=(16, 12))
-    outputs = keras.ops.convert_to_numpy(model(ids, training=False))
+
+def judge_model(arrays) -> None:
+    outputs = arrays["outputs"].astype(np.float64)
+    assert outputs.shape == (16, 12, 30), f"the model's outputs for 16 windows of 12 ids have shape {outputs.shape}"
     assert not np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3), (
         "the model's outputs sum to 1 at every position: they are probabilities. Return logits (a Dense layer "
         "without softmax) and use a loss with from_logits=True")
-    targets = np.random.default_rng(1).integers(0, 30, size=(16, 12))
-    expected = keras.ops.convert_to_numpy(
-        keras.losses.sparse_categorical_crossentropy(targets, outputs, from_logits=True)).mean()
-    check_compiled_loss(model, ids, targets, expected,
-                        "the compiled loss (hint: SparseCategoricalCrossentropy(from_logits=True))", rtol=1e-3)
+    judge_compiled_loss(arrays, sparse_cross_entropy(outputs, _MODEL_TARGETS), "the compiled loss (hint: SparseCategoricalCrossentropy(from_logits=True))", rtol=1e-3)
+
+
+_LOSSES = (0.0, 1.0, math.log(65), 1.7)
 
 
 def check_perplexity(perplexity, bits_per_character) -> None:
-    for loss in (0.0, 1.0, math.log(65), 1.7):
-        assert np.isclose(perplexity(loss), math.exp(loss)), (
-            f"perplexity({loss:.4g}) is {perplexity(loss):.4g}; expected {math.exp(loss):.4g} = exp(loss): the loss is "
+    judge_exported("test_perplexity", judge_perplexity, perplexities=[perplexity(loss) for loss in _LOSSES],
+                   bits=[bits_per_character(loss) for loss in _LOSSES])
+
+
+def judge_perplexity(arrays) -> None:
+    for loss, perplexity, bits in zip(_LOSSES, arrays["perplexities"], arrays["bits"]):
+        assert np.isclose(perplexity, math.exp(loss)), (
+            f"perplexity({loss:.4g}) is {perplexity:.4g}; expected {math.exp(loss):.4g} = exp(loss): the loss is "
             "in nats (natural logarithms)")
-        assert np.isclose(bits_per_character(loss), loss / math.log(2)), (
-            f"bits_per_character({loss:.4g}) is {bits_per_character(loss):.4g}; expected {loss / math.log(2):.4g} "
-            "= loss / ln 2")
+        assert np.isclose(bits, loss / math.log(2)), (
+            f"bits_per_character({loss:.4g}) is {bits:.4g}; expected {loss / math.log(2):.4g} = loss / ln 2")
 
 
 # --- exercise 4: sampling and generation ---------------------------------------------------------
@@ -178,16 +213,28 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+_TEMPERATURES = (1.0, 2.0)
+
+
 def check_sample(sample) -> None:
     """Temperature near 0 picks the arg-max; otherwise draws follow softmax(logits / temperature)."""
     rng = np.random.default_rng(0)
-    greedy = {int(sample(_LOGITS, 1e-6, rng)) for _ in range(50)}
-    assert greedy == {int(np.argmax(_LOGITS))}, (
-        f"at temperature 1e-6 sample() returned {sorted(greedy)}; expected only the arg-max "
+    greedy = [int(sample(_LOGITS, 1e-6, rng)) for _ in range(50)]
+    judge_exported("test_sample", judge_sample, greedy=greedy,
+                   **{f"draws_{i}": [int(sample(_LOGITS, temperature, rng)) for _ in range(20_000)]
+                      for i, temperature in enumerate(_TEMPERATURES)})
+
+
+def judge_sample(arrays) -> None:
+    greedy = sorted(set(arrays["greedy"].tolist()))
+    assert greedy == [int(np.argmax(_LOGITS))], (
+        f"at temperature 1e-6 sample() returned {greedy}; expected only the arg-max "
         f"{int(np.argmax(_LOGITS))}: divide the logits by the temperature before the softmax, and subtract "
         "their maximum so that exp() does not overflow")
-    for temperature in (1.0, 2.0):
-        draws = np.array([int(sample(_LOGITS, temperature, rng)) for _ in range(20_000)])
+    for i, temperature in enumerate(_TEMPERATURES):
+        draws = arrays[f"draws_{i}"]
+        assert draws.shape == (20_000,) and draws.min() >= 0 and draws.max() < len(_LOGITS), (
+            f"sample() must return the index of one of the {len(_LOGITS)} logits")
         observed = np.bincount(draws, minlength=len(_LOGITS))
         expected = _softmax(_LOGITS / temperature) * len(draws)
         chi_square = float(((observed - expected) ** 2 / expected).sum())
@@ -208,33 +255,46 @@ def _unknown_loving_model(vocabulary_size: int):
     return keras.Model(ids, logits)
 
 
+_PROMPT = "KING RICHARD III:\n"
+
+
 def check_generate_text(generate_text, make_step_function, model, char_to_id, id_to_char) -> None:
     """Output length and characters, and (at temperature near 0) the arg-max of the model given
     everything before it: true only if the recurrent state is carried from step to step."""
     vocabulary_size = char_to_id.vocabulary_size()
-    prompt = "KING RICHARD III:\n"
     tempted = make_step_function(_unknown_loving_model(vocabulary_size))
-    text = generate_text(tempted, prompt, 200, temperature=1.0, rng=np.random.default_rng(0))
+    text = generate_text(tempted, _PROMPT, 200, temperature=1.0, rng=np.random.default_rng(0))
     assert isinstance(text, str), f"generate_text returned a {type(text).__name__}; expected a str"
-    generated = text.removeprefix(prompt)
-    assert "[UNK]" not in generated and set(generated) <= set(ids_to_text(id_to_char, np.arange(1, vocabulary_size))), (
+    greedy = generate_text(make_step_function(model), _PROMPT, 60, temperature=1e-6, rng=np.random.default_rng(0))
+    assert isinstance(greedy, str), f"generate_text returned a {type(greedy).__name__}; expected a str"
+    ids = text_to_ids(char_to_id, greedy)
+    judge_exported("test_generate_text", judge_generate_text, text=text, greedy=greedy, ids=ids,
+                   characters=ids_to_text(id_to_char, np.arange(1, vocabulary_size)),
+                   logits=keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0])
+
+
+def judge_generate_text(arrays) -> None:
+    text, generated = str(arrays["text"]), str(arrays["text"]).removeprefix(_PROMPT)
+    assert "[UNK]" not in generated and set(generated) <= set(str(arrays["characters"])), (
         f"with a model that favours the [UNK] id, generate_text produced {generated[:60]!r}...: set the "
         "[UNK] logit (id 0) to -inf before sampling so that only vocabulary characters come out")
-    assert text.startswith(prompt) and len(text) == len(prompt) + 200, (
-        f"generate_text(step, {prompt!r}, 200, ...) returned {len(text)} characters starting {text[:30]!r}; "
-        f"expected the prompt followed by 200 generated characters ({len(prompt) + 200} in all)")
+    assert text.startswith(_PROMPT) and len(text) == len(_PROMPT) + 200, (
+        f"generate_text(step, {_PROMPT!r}, 200, ...) returned {len(text)} characters starting {text[:30]!r}; "
+        f"expected the prompt followed by 200 generated characters ({len(_PROMPT) + 200} in all)")
 
-    text = generate_text(make_step_function(model), prompt, 60, temperature=1e-6, rng=np.random.default_rng(0))
-    ids = text_to_ids(char_to_id, text)
-    logits = keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0, len(prompt) - 1:]
+    text, ids = str(arrays["greedy"]), arrays["ids"]
+    assert text.startswith(_PROMPT) and len(ids) == len(text) == len(_PROMPT) + 60, (
+        f"generate_text(step, {_PROMPT!r}, 60, ...) returned {len(text)} characters starting {text[:30]!r}; "
+        f"expected the prompt followed by 60 generated characters")
+    logits = arrays["logits"][len(_PROMPT) - 1:].astype(np.float64)
     logits[:, 0] = -np.inf
-    chosen = logits[np.arange(len(logits)), ids[len(prompt):]]
+    chosen = logits[np.arange(len(logits)), ids[len(_PROMPT):]]
     first_wrong = np.flatnonzero(chosen < logits.max(axis=1) - 1e-4)
     if first_wrong.size:
-        position = len(prompt) + int(first_wrong[0])
-        best = ids_to_text(id_to_char, [int(np.argmax(logits[first_wrong[0]]))])
+        position = len(_PROMPT) + int(first_wrong[0])
+        best = str(arrays["characters"])[int(np.argmax(logits[first_wrong[0]])) - 1]
         raise AssertionError(
-            f"at temperature 1e-6 generate_text wrote {text[len(prompt):position + 1]!r}, but after "
+            f"at temperature 1e-6 generate_text wrote {text[len(_PROMPT):position + 1]!r}, but after "
             f"{text[:position]!r} the model's most likely character is {best!r}, not {text[position]!r}: feed the "
             "prompt once, then feed each sampled character with the state returned by the previous step (never "
             "start again from an empty state)")

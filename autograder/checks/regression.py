@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data
-from .common import check_close, check_compiled, check_output_shape, judge_held_out, record
+from .common import check_close, check_compiled, check_output_shape, judge_exported, judge_held_out, record
 
 TARGET = "SalePrice"
 
@@ -25,42 +25,54 @@ MLP_HELD_OUT_RMSE_THRESHOLD = 31_500.0
 
 # --- exercise 1: the split -------------------------------------------------------------------
 
+def _hidden_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(2024)
+    return pd.DataFrame({"Gr Liv Area": rng.integers(500, 3000, 1001), "SalePrice": rng.integers(10_000, 700_000, 1001)},
+                        index=rng.permutation(5000)[:1001])
+
+
 def check_split(split_function, frame: pd.DataFrame, validation_fraction: float, seed: int = 0) -> None:
-    """The split returns disjoint, shuffled, seed-reproducible parts that cover every row."""
-    original = frame.copy()
-    train, validation = split_function(frame, validation_fraction, seed)
-    assert isinstance(train, pd.DataFrame) and isinstance(validation, pd.DataFrame), (
-        "split_train_validation must return two DataFrames (train, validation)")
-    pd.testing.assert_frame_equal(frame, original, obj="the input frame (the split must not modify it)")
-    expected_validation = round(len(frame) * validation_fraction)
-    assert abs(len(validation) - expected_validation) <= 1, (
-        f"validation has {len(validation)} rows; expected about {expected_validation} "
-        f"({validation_fraction:.0%} of {len(frame)})")
-    overlap = set(train.index) & set(validation.index)
-    assert not overlap, (f"{len(overlap)} rows are in both train and validation: that leaks validation "
-                         "data into training. Keep the original index and split it into two disjoint parts")
-    assert len(train) + len(validation) == len(frame) and set(train.index) | set(validation.index) == set(frame.index), (
-        "train and validation together must hold every row of the frame exactly once")
-    for part, name in ((train, "train"), (validation, "validation")):
-        pd.testing.assert_frame_equal(part, frame.loc[part.index], obj=f"{name} rows (they must be unchanged rows of the input)")
-    tail = set(frame.index[-len(validation):])
-    assert set(validation.index) != tail, (
-        "validation is the last rows of the frame: the rows are ordered, so shuffle them (with the seed) before splitting")
-    again_train, again_validation = split_function(frame, validation_fraction, seed)
-    assert list(again_validation.index) == list(validation.index), (
-        "the same seed gave a different split: use np.random.default_rng(seed), not global randomness")
-    _, other_validation = split_function(frame, validation_fraction, seed + 1)
-    assert set(other_validation.index) != set(validation.index), "a different seed gave the same split: use the seed"
+    """On a hidden frame, then on ``frame``: the split returns disjoint, shuffled,
+    seed-reproducible parts of unchanged rows that cover every row."""
+    cases = {"hidden": (_hidden_frame(), 0.25, 3), "given": (frame, validation_fraction, seed)}
+    evidence = {}
+    for case, (case_frame, fraction, case_seed) in cases.items():
+        original = case_frame.copy()
+        train, validation = split_function(case_frame, fraction, case_seed)
+        assert isinstance(train, pd.DataFrame) and isinstance(validation, pd.DataFrame), (
+            "split_train_validation must return two DataFrames (train, validation)")
+        evidence |= {f"{case}_rows": case_frame.index.to_numpy(), f"{case}_fraction": fraction,
+                     f"{case}_train": train.index.to_numpy(), f"{case}_validation": validation.index.to_numpy(),
+                     f"{case}_again": split_function(case_frame, fraction, case_seed)[1].index.to_numpy(),
+                     f"{case}_other": split_function(case_frame, fraction, case_seed + 1)[1].index.to_numpy()}
+        judge_split(evidence, cases=[case])
+        pd.testing.assert_frame_equal(case_frame, original, obj="the input frame (the split must not modify it)")
+        for part, name in ((train, "train"), (validation, "validation")):
+            pd.testing.assert_frame_equal(part, case_frame.loc[part.index],
+                                          obj=f"{name} rows (they must be unchanged rows of the input)")
+    judge_exported("test_split", judge_split, **evidence)
+
+
+def judge_split(arrays, cases=("hidden", "given")) -> None:
+    for case in cases:
+        rows, train, validation = (arrays[f"{case}_{part}"] for part in ("rows", "train", "validation"))
+        expected_validation = round(len(rows) * float(arrays[f"{case}_fraction"]))
+        assert abs(len(validation) - expected_validation) <= 1, (
+            f"validation has {len(validation)} rows; expected about {expected_validation} "
+            f"({float(arrays[f'{case}_fraction']):.0%} of {len(rows)})")
+        overlap = set(train) & set(validation)
+        assert not overlap, (f"{len(overlap)} rows are in both train and validation: that leaks validation "
+                             "data into training. Keep the original index and split it into two disjoint parts")
+        assert len(train) + len(validation) == len(rows) and set(train) | set(validation) == set(rows), (
+            "train and validation together must hold every row of the frame exactly once")
+        assert set(validation) != set(rows[len(rows) - len(validation):]), (
+            "validation is the last rows of the frame: the rows are ordered, so shuffle them (with the seed) before splitting")
+        assert list(arrays[f"{case}_again"]) == list(validation), (
+            "the same seed gave a different split: use np.random.default_rng(seed), not global randomness")
+        assert set(arrays[f"{case}_other"]) != set(validation), "a different seed gave the same split: use the seed"
 
 
 # --- exercise 2: metrics and the baseline ------------------------------------------------------
-
-def check_metric(metric_function, reference_function, cases, name: str) -> None:
-    for y_true, y_pred in cases:
-        actual = metric_function(np.asarray(y_true), np.asarray(y_pred))
-        check_close(actual, reference_function(np.asarray(y_true, float), np.asarray(y_pred, float)),
-                    f"{name}({list(y_true)}, {list(y_pred)})")
-
 
 def reference_mae(y_true, y_pred) -> float:
     return float(np.mean(np.abs(y_true - y_pred)))
@@ -70,24 +82,65 @@ def reference_rmse(y_true, y_pred) -> float:
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
+_METRIC_CASES = [([3, -1, 7], [2, 2, 2]), ([100_000.0] * 4, [90_000.0, 120_000.0, 100_000.0, 0.0]),
+                 (np.arange(12.0).reshape(3, 4), np.ones((3, 4))), ([5.5], [5.5])]
+_METRICS = {"mean_absolute_error": reference_mae, "root_mean_squared_error": reference_rmse}
+_BASELINE_PRICES = [120_000.0, 80_000.0, 400_000.0, 0.0]
+
+
+def check_metrics(mean_absolute_error, root_mean_squared_error, fit_mean_baseline) -> None:
+    """Both metrics on hidden cases, and the baseline of hidden prices, against the references."""
+    evidence = {f"{name}_{i}": function(np.asarray(y_true), np.asarray(y_pred))
+                for name, function in zip(_METRICS, (mean_absolute_error, root_mean_squared_error))
+                for i, (y_true, y_pred) in enumerate(_METRIC_CASES)}
+    judge_exported("test_metrics", judge_metrics, **evidence, baseline=fit_mean_baseline(np.array(_BASELINE_PRICES)))
+
+
+def judge_metrics(arrays) -> None:
+    for name, reference in _METRICS.items():
+        for i, (y_true, y_pred) in enumerate(_METRIC_CASES):
+            check_close(arrays[f"{name}_{i}"], reference(np.asarray(y_true, float), np.asarray(y_pred, float)),
+                        f"{name}({list(y_true)}, {list(y_pred)})")
+    check_close(arrays["baseline"], np.mean(_BASELINE_PRICES), "fit_mean_baseline([120000, 80000, 400000, 0])")
+
+
 def check_baseline_price(baseline_price: float, train_frame: pd.DataFrame) -> None:
-    expected = train_frame[TARGET].mean()
     assert np.isscalar(baseline_price) or np.ndim(baseline_price) == 0, (
         f"baseline_price must be one number, got shape {np.shape(baseline_price)}")
-    assert np.isclose(float(baseline_price), expected, rtol=1e-6), (
-        f"baseline_price is {float(baseline_price):,.2f}; the mean training price is {expected:,.2f}. "
+    judge_exported("test_baseline", judge_baseline_price, baseline_price=float(baseline_price),
+                   train_prices=train_frame[TARGET].to_numpy())
+
+
+def judge_baseline_price(arrays) -> None:
+    expected = arrays["train_prices"].mean()
+    assert np.isclose(float(arrays["baseline_price"]), expected, rtol=1e-6), (
+        f"baseline_price is {float(arrays['baseline_price']):,.2f}; the mean training price is {expected:,.2f}. "
         "The baseline may use the training split only (not validation, not all data)")
 
 
-# --- exercises 3-5: normalisation and models -------------------------------------------------
+# --- exercises 3-5: features, normalisation and models ----------------------------------------
 
-def check_normalizer_adapted_on(normalizer, train_features) -> None:
-    """The Normalization layer's statistics are those of the training features, no other rows."""
-    train_features = np.asarray(train_features, dtype=np.float64)
+def check_features_and_normalizer(feature_function, normalizer, train_features) -> None:
+    """Features for every held-out house without missing values, and a Normalization layer whose
+    statistics are those of the training features, no other rows."""
     assert hasattr(normalizer, "mean") and hasattr(normalizer, "variance"), (
         "the normalizer must be a keras.layers.Normalization layer adapted with .adapt(...)")
-    mean = np.asarray(normalizer.mean).reshape(-1)
-    variance = np.asarray(normalizer.variance).reshape(-1)
+    judge_exported("test_features_and_normalizer", judge_features_and_normalizer,
+                   held_out_features=np.asarray(feature_function(data.load_ames("test")), dtype=np.float64),
+                   train_features=np.asarray(train_features, dtype=np.float64),
+                   mean=np.asarray(normalizer.mean).reshape(-1), variance=np.asarray(normalizer.variance).reshape(-1))
+
+
+def judge_features_and_normalizer(arrays) -> None:
+    held_out, train_features = arrays["held_out_features"], arrays["train_features"]
+    assert held_out.shape == (len(data.load_ames("test")), train_features.shape[1]), (
+        "feature_matrix must give one row per house")
+    assert np.isfinite(held_out).all(), "feature_matrix leaves missing values on other houses: fill them"
+    check_normalizer_statistics(arrays["mean"], arrays["variance"], train_features)
+
+
+def check_normalizer_statistics(mean, variance, train_features) -> None:
+    """The Normalization layer's statistics are those of the training features, no other rows."""
     assert mean.shape == (train_features.shape[1],), (
         f"the normalizer has {mean.shape[0]} feature means; the feature matrix has {train_features.shape[1]} columns")
     assert np.allclose(mean, train_features.mean(axis=0), rtol=1e-4, atol=1e-3) and np.allclose(
@@ -99,7 +152,11 @@ def check_normalizer_adapted_on(normalizer, train_features) -> None:
 def check_linear_model(model, n_features: int) -> None:
     """Compiled, (None, n) -> (None, 1), and affine: f(a x + (1-a) z) == a f(x) + (1-a) f(z)."""
     _check_regression_model(model, n_features, "the linear model")
-    assert _affinity_error(model, n_features) < 1e-3, (
+    judge_exported("test_linear_model", judge_linear_model, **_affinity_evidence(model, n_features))
+
+
+def judge_linear_model(arrays) -> None:
+    assert _affinity_error(arrays) < 1e-3, (
         "the linear model is not linear in its inputs: remove hidden layers and activations "
         "(Normalization, one Dense(1) with no activation, and a fixed rescaling are all it needs)")
 
@@ -110,7 +167,11 @@ def check_mlp_model(model, n_features: int) -> None:
     dense_layers = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
     assert len(dense_layers) >= 2, (
         f"the MLP has {len(dense_layers)} Dense layer(s): it needs at least one hidden Dense layer before the output")
-    assert _affinity_error(model, n_features) > 1e-3, (
+    judge_exported("test_mlp_model", judge_mlp_model, **_affinity_evidence(model, n_features))
+
+
+def judge_mlp_model(arrays) -> None:
+    assert _affinity_error(arrays) > 1e-3, (
         "the MLP computes a linear function: give its hidden layers a nonlinear activation such as 'relu'")
 
 
@@ -123,26 +184,30 @@ def _check_regression_model(model, n_features: int, what: str) -> None:
         f"{what} has no Normalization layer: pass the adapted normalizer in as its first layer")
 
 
-def _affinity_error(model, n_features: int) -> float:
-    """Largest violation of f(a x + (1-a) z) = a f(x) + (1-a) f(z), relative to the output scale."""
+def _affinity_inputs(mean, std):
+    """Random inputs spread like the training features (the normalizer's statistics), and weights
+    outside [0, 1] that extrapolate, reaching inputs where a hidden activation bends."""
     rng = np.random.default_rng(0)
-    x, z = _synthetic_inputs(model, n_features, rng), _synthetic_inputs(model, n_features, rng)
-    # Weights outside [0, 1] extrapolate, reaching inputs where a hidden activation bends.
-    a = rng.uniform(-1.0, 2.0, size=(len(x), 1)).astype(np.float32)
-    mixed = model.predict(a * x + (1 - a) * z, verbose=0)
-    combined = a * model.predict(x, verbose=0) + (1 - a) * model.predict(z, verbose=0)
+    x, z = ((mean + std * rng.standard_normal((128, len(mean)))).astype(np.float32) for _ in range(2))
+    return x, z, rng.uniform(-1.0, 2.0, size=(len(x), 1)).astype(np.float32)
+
+
+def _affinity_evidence(model, n_features: int) -> dict:
+    """The model's predictions of f(a x + (1-a) z), f(x) and f(z)."""
+    normalizer = next(layer for layer in model.layers if layer.__class__.__name__ == "Normalization")
+    mean = np.asarray(normalizer.mean, np.float64).reshape(-1)
+    std = np.sqrt(np.asarray(normalizer.variance, np.float64).reshape(-1))
+    x, z, a = _affinity_inputs(mean, std)
+    return dict(mean=mean, std=std, mixed=model.predict(a * x + (1 - a) * z, verbose=0),
+                first=model.predict(x, verbose=0), second=model.predict(z, verbose=0))
+
+
+def _affinity_error(arrays) -> float:
+    """Largest violation of f(a x + (1-a) z) = a f(x) + (1-a) f(z), relative to the output scale."""
+    _, _, a = _affinity_inputs(arrays["mean"], arrays["std"])
+    combined = a * arrays["first"] + (1 - a) * arrays["second"]
     scale = np.abs(combined).mean() + 1e-9
-    return float(np.abs(mixed - combined).max() / scale)
-
-
-def _synthetic_inputs(model, n_features: int, rng, count: int = 128) -> np.ndarray:
-    """Random inputs spread like the training features (the normalizer's statistics)."""
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Normalization":
-            mean = np.asarray(layer.mean).reshape(-1)
-            std = np.sqrt(np.asarray(layer.variance).reshape(-1))
-            return (mean + std * rng.standard_normal((count, n_features))).astype(np.float32)
-    return rng.standard_normal((count, n_features)).astype(np.float32)
+    return float(np.abs(arrays["mixed"] - combined).max() / scale)
 
 
 # --- held-out metrics -------------------------------------------------------------------------

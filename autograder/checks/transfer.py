@@ -15,7 +15,10 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from .common import accuracy_of, check_close, check_compiled_loss, check_output_shape, judge_held_out, record
+from .common import (
+    accuracy_of, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, judge_exported, judge_held_out,
+    listed, record, sparse_cross_entropy, unlisted,
+)
 
 NUM_CLASSES = len(data.FLOWER_CLASSES)
 CHECK_IMAGE_SIZE = 96  # small inputs keep the structural checks fast; MobileNetV2 takes any size
@@ -82,48 +85,72 @@ def _base_of(model):
 
 # --- the input pipeline --------------------------------------------------------------------------
 
-def check_pipeline(make_dataset, image_size: int = 160, batch_size: int = 4) -> None:
+def check_pipeline(make_dataset, image_size: int = 160) -> None:
+    """Ten photos at ``image_size`` in batches of 4, then at 64 px in batches of 3: decoded,
+    resized and scaled like the reference, labels in order, the same every pass, shuffled only
+    for training."""
     paths, labels = _sample_photos()
-    dataset = make_dataset(paths, labels, image_size, batch_size=batch_size, training=False)
-    assert isinstance(dataset, tf.data.Dataset), f"make_dataset returned {type(dataset).__name__}; expected a tf.data.Dataset"
-    batches = list(dataset.as_numpy_iterator())
-    assert all(isinstance(batch, tuple) and len(batch) == 2 for batch in batches), (
-        "each element of the dataset should be an (images, labels) pair")
-    assert len(batches) == -(-len(paths) // batch_size), (
-        f"{len(paths)} photos in batches of {batch_size} gave {len(batches)} batches; expected "
-        f"{-(-len(paths) // batch_size)}: batch the dataset with batch_size (after map and cache)")
-    images = np.concatenate([batch[0] for batch in batches])
-    assert images.shape == (len(paths), image_size, image_size, 3), (
-        f"images have shape {images.shape}; expected {(len(paths), image_size, image_size, 3)}: "
-        "decode with channels=3 and resize to (image_size, image_size)")
-    assert images.dtype == np.float32, f"images are {images.dtype}; expected float32"
-    low, high = float(images.min()), float(images.max())
-    assert low < -0.5 and -1.001 <= low and high <= 1.001, (
-        f"pixel values run from {low:.3g} to {high:.3g}; MobileNetV2 expects [-1, 1]: apply "
-        "keras.applications.mobilenet_v2.preprocess_input to the 0-255 pixels (it computes x / 127.5 - 1)")
-    assert np.array_equal(np.concatenate([batch[1] for batch in batches]), labels), (
-        "the labels do not match the photos in order: shuffle only when training=True")
-    difference = float(np.mean(np.abs(images - preprocess_photos(paths, image_size))))
-    assert difference < 0.02, (
-        f"images differ from decode -> resize -> preprocess_input by {difference:.3f} on average: resize the "
-        "whole photo (no crop), keep RGB order, and leave augmentation to the model")
-    again = np.concatenate([batch[0] for batch in dataset.as_numpy_iterator()])
-    assert np.array_equal(again, images), (
-        "two passes over make_dataset(..., training=False) give different images: randomness "
-        "(augmentation, shuffling) belongs to training only")
-    training = make_dataset(paths, labels, image_size, batch_size=batch_size, training=True)
-    training_labels = np.concatenate([batch[1] for batch in training.as_numpy_iterator()])
-    assert sorted(training_labels) == sorted(labels), (
-        "make_dataset(..., training=True) does not yield every photo exactly once per pass")
+    evidence = {}
+    for case, (size, batch_size) in enumerate(((image_size, 4), (64, 3))):
+        dataset = make_dataset(paths, labels, size, batch_size=batch_size, training=False)
+        assert isinstance(dataset, tf.data.Dataset), f"make_dataset returned {type(dataset).__name__}; expected a tf.data.Dataset"
+        batches = list(dataset.as_numpy_iterator())
+        assert all(isinstance(batch, tuple) and len(batch) == 2 for batch in batches), (
+            "each element of the dataset should be an (images, labels) pair")
+        training = make_dataset(paths, labels, size, batch_size=batch_size, training=True)
+        evidence |= {f"size_{case}": size, f"batch_size_{case}": batch_size, f"batches_{case}": len(batches),
+                     f"images_{case}": np.concatenate([batch[0] for batch in batches]),
+                     f"labels_{case}": np.concatenate([batch[1] for batch in batches]),
+                     f"again_{case}": np.concatenate([batch[0] for batch in dataset.as_numpy_iterator()]),
+                     f"training_labels_{case}": np.concatenate([batch[1] for batch in training.as_numpy_iterator()])}
+        judge_pipeline(evidence, cases=[case])
+    judge_exported("test_pipeline", judge_pipeline, **evidence)
+
+
+def judge_pipeline(arrays, cases=(0, 1)) -> None:
+    paths, labels = _sample_photos()
+    for case in cases:
+        size, batch_size, images = int(arrays[f"size_{case}"]), int(arrays[f"batch_size_{case}"]), arrays[f"images_{case}"]
+        assert arrays[f"batches_{case}"] == -(-len(paths) // batch_size), (
+            f"{len(paths)} photos in batches of {batch_size} gave {int(arrays[f'batches_{case}'])} batches; expected "
+            f"{-(-len(paths) // batch_size)}: batch the dataset with batch_size (after map and cache)")
+        assert images.shape == (len(paths), size, size, 3), (
+            f"images have shape {images.shape}; expected {(len(paths), size, size, 3)}: "
+            "decode with channels=3 and resize to (image_size, image_size)")
+        assert images.dtype == np.float32, f"images are {images.dtype}; expected float32"
+        low, high = float(images.min()), float(images.max())
+        assert low < -0.5 and -1.001 <= low and high <= 1.001, (
+            f"pixel values run from {low:.3g} to {high:.3g}; MobileNetV2 expects [-1, 1]: apply "
+            "keras.applications.mobilenet_v2.preprocess_input to the 0-255 pixels (it computes x / 127.5 - 1)")
+        assert np.array_equal(arrays[f"labels_{case}"], labels), (
+            "the labels do not match the photos in order: shuffle only when training=True")
+        difference = float(np.mean(np.abs(images - preprocess_photos(paths, size))))
+        assert difference < 0.02, (
+            f"images differ from decode -> resize -> preprocess_input by {difference:.3f} on average: resize the "
+            "whole photo (no crop), keep RGB order, and leave augmentation to the model")
+        assert np.array_equal(arrays[f"again_{case}"], images), (
+            "two passes over make_dataset(..., training=False) give different images: randomness "
+            "(augmentation, shuffling) belongs to training only")
+        assert sorted(arrays[f"training_labels_{case}"]) == sorted(labels), (
+            "make_dataset(..., training=True) does not yield every photo exactly once per pass")
 
 
 # --- augmentation --------------------------------------------------------------------------------
 
+def _augmentation_inputs() -> np.ndarray:
+    return preprocess_photos(_sample_photos(4)[0], CHECK_IMAGE_SIZE)
+
+
 def check_augmentation(augmentation) -> None:
-    images = preprocess_photos(_sample_photos(4)[0], CHECK_IMAGE_SIZE)
-    at_inference = keras.ops.convert_to_numpy(augmentation(images, training=False))
-    check_close(at_inference, images, "the augmentation's output at inference (training=False)", atol=1e-5)
-    augmented = keras.ops.convert_to_numpy(augmentation(images, training=True))
+    images = _augmentation_inputs()
+    judge_exported("test_augmentation", judge_augmentation,
+                   at_inference=keras.ops.convert_to_numpy(augmentation(images, training=False)),
+                   augmented=keras.ops.convert_to_numpy(augmentation(images, training=True)))
+
+
+def judge_augmentation(arrays) -> None:
+    images, augmented = _augmentation_inputs(), arrays["augmented"]
+    check_close(arrays["at_inference"], images, "the augmentation's output at inference (training=False)", atol=1e-5)
     assert augmented.shape == images.shape, (
         f"augmentation changed the shape {images.shape} to {augmented.shape}: augmentations must keep the image size")
     assert not np.allclose(augmented, images, atol=1e-3), (
@@ -136,16 +163,17 @@ def check_augmentation(augmentation) -> None:
         "in [-1, 1]: pass value_range=(-1, 1) to layers such as RandomContrast or RandomBrightness, which assume 0-255")
 
 
-def check_deterministic_at_inference(model, what: str) -> None:
+def _outputs_at_inference(model) -> dict:
+    """The model's outputs for four photos, twice, at inference."""
     images = held_out_photos(model.input_shape[1])[:4]
-    first, second = (keras.ops.convert_to_numpy(model(images, training=False)) for _ in range(2))
-    assert np.allclose(first, second, atol=1e-5), (
+    return {name: keras.ops.convert_to_numpy(model(images, training=False)) for name in ("first", "second")}
+
+
+def _judge_outputs_at_inference(arrays, what: str) -> None:
+    assert np.allclose(arrays["first"], arrays["second"], atol=1e-5), (
         f"{what} gives different outputs for the same photos at inference (training=False): augmentation and "
         "dropout must act only in training; do not force training=True when calling a layer")
-
-
-def check_logits(model, what: str) -> None:
-    outputs = keras.ops.convert_to_numpy(model(held_out_photos(model.input_shape[1])[:4], training=False))
+    outputs = arrays["first"]
     probabilities_like = np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1, atol=1e-3)
     assert not probabilities_like, (
         f"{what} outputs rows that sum to 1 (a softmax); compile_model's loss expects logits: "
@@ -154,18 +182,27 @@ def check_logits(model, what: str) -> None:
 
 # --- models and compilation ----------------------------------------------------------------------
 
+_COMPILE_WEIGHTS = [np.arange(15, dtype=np.float32).reshape(3, 5) / 10, np.zeros(5, np.float32)]
+_COMPILE_INPUTS = np.array([[1.0, -1.0, 0.5], [0.2, 0.3, -0.4]], np.float32)
+_COMPILE_LABELS = np.array([4, 0])
+
+
 def check_compile_model(compile_model) -> None:
     model = keras.Sequential([keras.Input((3,)), layers.Dense(NUM_CLASSES)])
-    model.set_weights([np.arange(15, dtype=np.float32).reshape(3, 5) / 10, np.zeros(5, np.float32)])
+    model.set_weights(_COMPILE_WEIGHTS)
     result = compile_model(model, 0.0123)
     assert result is None or result is model, "compile_model should compile the model it is given"
-    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    judge_exported("test_compile_model", judge_compile_model,
+                   learning_rate=float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+                   **compiled_loss_evidence(model, _COMPILE_INPUTS, _COMPILE_LABELS))
+
+
+def judge_compile_model(arrays) -> None:
+    learning_rate = float(arrays["learning_rate"])
     assert np.isclose(learning_rate, 0.0123), (
         f"compile_model(model, 0.0123) set a learning rate of {learning_rate:g}; use the learning_rate argument")
-    inputs = np.array([[1.0, -1.0, 0.5], [0.2, 0.3, -0.4]], np.float32)
-    labels = np.array([4, 0])
-    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, model(inputs))
-    check_compiled_loss(model, inputs, labels, keras.ops.convert_to_numpy(expected),
+    logits = _COMPILE_INPUTS.astype(np.float64) @ _COMPILE_WEIGHTS[0] + _COMPILE_WEIGHTS[1]
+    judge_compiled_loss(arrays, sparse_cross_entropy(logits, _COMPILE_LABELS),
                         "the compiled loss on logits (hint: SparseCategoricalCrossentropy(from_logits=True))")
 
 
@@ -178,8 +215,11 @@ def check_scratch_cnn(build_scratch_cnn) -> None:
     assert any(isinstance(layer, layers.Conv2D) for layer in _all_layers(model)), "the CNN has no Conv2D layer"
     assert not any(isinstance(layer, keras.Model) and layer.name.startswith("mobilenetv2") for layer in _all_layers(model)), (
         "the from-scratch CNN contains MobileNetV2: it should learn from the photos alone")
-    check_logits(model, "the from-scratch CNN")
-    check_deterministic_at_inference(model, "the from-scratch CNN")
+    judge_exported("test_scratch_cnn", judge_scratch_cnn, **_outputs_at_inference(model))
+
+
+def judge_scratch_cnn(arrays) -> None:
+    _judge_outputs_at_inference(arrays, "the from-scratch CNN")
 
 
 def check_feature_extraction_model(build_transfer_model) -> None:
@@ -195,8 +235,11 @@ def check_feature_extraction_model(build_transfer_model) -> None:
         f"{len(model.trainable_weights) - len(head)} of the base's weights are trainable and the head has "
         f"{len(head)}: freeze the whole base and give the model a new Dense head")
     check_batch_norm_in_inference_mode(model)
-    check_logits(model, "the transfer model")
-    check_deterministic_at_inference(model, "the transfer model")
+    judge_exported("test_feature_extraction_model", judge_feature_extraction_model, **_outputs_at_inference(model))
+
+
+def judge_feature_extraction_model(arrays) -> None:
+    _judge_outputs_at_inference(arrays, "the transfer model")
 
 
 def check_batch_norm_in_inference_mode(model) -> None:
@@ -219,37 +262,72 @@ def check_batch_norm_in_inference_mode(model) -> None:
 
 # --- fine-tuning ---------------------------------------------------------------------------------
 
-def check_unfreeze_top_layers(unfreeze_top_layers, first_layer_name: str = "block_13_expand") -> None:
+UNFREEZE_CHECK_LAYER = "block_13_expand"
+
+
+def check_fine_tuning(unfreeze_top_layers, fine_tuned_model, first_layer_name: str) -> None:
+    """`unfreeze_top_layers` on a fresh base, and the trained model's base against the pretrained one."""
     base = data.load_mobilenet_v2_base(CHECK_IMAGE_SIZE)
     base.trainable = False
-    unfreeze_top_layers(base, first_layer_name)
-    assert base.trainable, ("the base is still frozen: set base.trainable = True first (a frozen model "
-                            "keeps all its layers frozen), then freeze the lower layers again")
-    first = [layer.name for layer in base.layers].index(first_layer_name)
-    for index, layer in enumerate(base.layers):
+    unfreeze_top_layers(base, UNFREEZE_CHECK_LAYER)
+    evidence = {"base_trainable": base.trainable, "layers_trainable": [layer.trainable for layer in base.layers]}
+    judge_unfrozen(evidence)
+    fine_tuned_base = _base_of(fine_tuned_model)
+    judge_exported("test_fine_tuning_setup", judge_fine_tuning, **evidence, first_layer_name=first_layer_name,
+                   image_size=fine_tuned_base.input_shape[1],
+                   **listed("weights", (keras.ops.convert_to_numpy(weight) for layer in fine_tuned_base.layers
+                                        for weight in layer.weights)))
+
+
+def judge_fine_tuning(arrays) -> None:
+    judge_unfrozen(arrays)
+    judge_fine_tuned_base(arrays)
+
+
+def judge_unfrozen(arrays) -> None:
+    """After unfreeze_top_layers(base, UNFREEZE_CHECK_LAYER): the layers from it on train, except
+    BatchNormalization layers; the layers below it stay frozen."""
+    assert arrays["base_trainable"], ("the base is still frozen: set base.trainable = True first (a frozen model "
+                                      "keeps all its layers frozen), then freeze the lower layers again")
+    base = _mobilenet_v2_layers()
+    assert len(arrays["layers_trainable"]) == len(base), "unfreeze_top_layers changed the layers of the base"
+    first = [layer.name for layer in base].index(UNFREEZE_CHECK_LAYER)
+    for index, (layer, trainable) in enumerate(zip(base, arrays["layers_trainable"])):
         if not layer.weights:
             continue
         if isinstance(layer, layers.BatchNormalization):
-            assert not layer.trainable, (
+            assert not trainable, (
                 f"BatchNormalization layer {layer.name} is trainable: keep every BatchNormalization layer frozen "
                 "(trainable = False) so that it stays in inference mode")
         elif index < first:
-            assert not layer.trainable, (
-                f"layer {layer.name}, below {first_layer_name}, is trainable: unfreeze only the top layers, from "
-                f"{first_layer_name} on")
+            assert not trainable, (
+                f"layer {layer.name}, below {UNFREEZE_CHECK_LAYER}, is trainable: unfreeze only the top layers, from "
+                f"{UNFREEZE_CHECK_LAYER} on")
         else:
-            assert layer.trainable, f"layer {layer.name}, from {first_layer_name} on, is still frozen"
+            assert trainable, f"layer {layer.name}, from {UNFREEZE_CHECK_LAYER} on, is still frozen"
 
 
-def check_fine_tuned_base(model, first_layer_name: str) -> None:
-    """The trained model: its top layers changed, and nothing else in the base did."""
-    base = _base_of(model)
-    pretrained = data.load_mobilenet_v2_base(base.input_shape[1])
-    first = [layer.name for layer in base.layers].index(first_layer_name)
-    changed_on_top = []
-    for index, (layer, original) in enumerate(zip(base.layers, pretrained.layers)):
-        same = all(np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
-                   for a, b in zip(layer.weights, original.weights))
+@functools.lru_cache(maxsize=1)
+def _mobilenet_v2_layers() -> list:
+    """MobileNetV2's layers (without weights loaded: only names, kinds and weight counts are used)."""
+    return keras.applications.MobileNetV2(input_shape=(CHECK_IMAGE_SIZE, CHECK_IMAGE_SIZE, 3), include_top=False,
+                                          weights=None).layers
+
+
+def judge_fine_tuned_base(arrays) -> None:
+    """The trained model's base: its top layers changed, and nothing else did."""
+    first_layer_name = str(arrays["first_layer_name"])
+    pretrained = data.load_mobilenet_v2_base(int(arrays["image_size"]))
+    names = [layer.name for layer in pretrained.layers]
+    assert first_layer_name in names, f"{first_layer_name!r} is not a layer of MobileNetV2"
+    weights = unlisted(arrays, "weights")
+    assert [w.shape for w in weights] == [tuple(w.shape) for layer in pretrained.layers for w in layer.weights], (
+        "the fine-tuned model's base does not have MobileNetV2's weights: fine-tune the base you were given")
+    first, position, changed_on_top = names.index(first_layer_name), 0, []
+    for index, layer in enumerate(pretrained.layers):
+        fine_tuned = weights[position:position + len(layer.weights)]
+        position += len(layer.weights)
+        same = all(np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(fine_tuned, layer.weights))
         if isinstance(layer, layers.BatchNormalization):
             assert same, (
                 f"fine-tuning changed BatchNormalization layer {layer.name} (its statistics or scale): keep every "
@@ -264,10 +342,15 @@ def check_fine_tuned_base(model, first_layer_name: str) -> None:
 
 
 def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) -> None:
-    rates = [float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-             for model in (feature_extraction_model, fine_tuned_model)]
-    assert rates[1] <= FINE_TUNING_RATE_FACTOR * rates[0] * (1 + 1e-6), (
-        f"fine-tuning used a learning rate of {rates[1]:g}, phase 1 {rates[0]:g}: fine-tune with a much lower rate "
+    judge_exported("test_fine_tuning_learning_rate", judge_fine_tuning_learning_rate,
+                   rates=[float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+                          for model in (feature_extraction_model, fine_tuned_model)])
+
+
+def judge_fine_tuning_learning_rate(arrays) -> None:
+    phase_1, fine_tuning = (float(rate) for rate in arrays["rates"])
+    assert fine_tuning <= FINE_TUNING_RATE_FACTOR * phase_1 * (1 + 1e-6), (
+        f"fine-tuning used a learning rate of {fine_tuning:g}, phase 1 {phase_1:g}: fine-tune with a much lower rate "
         f"(at most {FINE_TUNING_RATE_FACTOR:g} x phase 1's), or the large updates wreck the pretrained features")
 
 

@@ -62,10 +62,11 @@ def test_kept_line_breaks_are_named():
         checks.check_standardize(lambda texts: standardize(texts, line_breaks=False))
 
 
+TRAIN_TEXTS = ["a good film", "a bad film", "good good"]
+
+
 def test_a_correct_vectorizer_passes_and_was_adapted_on_the_training_texts():
-    checks.check_build_vectorizer(build_vectorizer)
-    train_texts = ["a good film", "a bad film", "good good"]
-    checks.check_adapted_on_training_texts(build_vectorizer(train_texts, 6, 4), build_vectorizer, train_texts)
+    checks.check_vectorizer(build_vectorizer, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -73,22 +74,22 @@ def test_a_correct_vectorizer_passes_and_was_adapted_on_the_training_texts():
     ({"output_sequence_length": None}, r"^two texts became sequences of shape \(2, 6\); expected \(2, 4\)"),
 ])
 def test_vectorizer_mistakes_are_named(mistake, message):
+    def mistaken(*args, **kwargs):
+        return build_vectorizer(*args, **kwargs, **mistake)
     with pytest.raises(AssertionError, match=message):
-        checks.check_build_vectorizer(lambda *args, **kwargs: build_vectorizer(*args, **kwargs, **mistake))
+        checks.check_vectorizer(mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
 
 
 def test_a_vocabulary_that_saw_the_test_reviews_is_called_leakage():
-    train_texts, test_texts = ["a good film", "a bad film", "good good"], ["awful awful awful plot"]
-    leaky = build_vectorizer(train_texts + test_texts, 5, 4)
+    leaky = build_vectorizer(TRAIN_TEXTS + ["awful awful awful plot"], 5, 4)
     with pytest.raises(AssertionError, match=r"^the vectorizer's vocabulary differs from one adapted on the training reviews alone \(2 words differ"):
-        checks.check_adapted_on_training_texts(leaky, build_vectorizer, train_texts)
+        checks.check_vectorizer(build_vectorizer, leaky, TRAIN_TEXTS)
 
 
 # --- the model ---------------------------------------------------------------------------------
 
 def test_a_correct_model_passes():
-    checks.check_model(build_model(100, 4), 100, 4)
-    checks.check_untrained_model_loss(build_model(100, 4))
+    checks.check_model(build_model, build_model(100, 4), 100, 4)
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -97,17 +98,17 @@ def test_a_correct_model_passes():
 ])
 def test_model_mistakes_are_named(mistake, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_model(build_model(100, 4, **mistake), 100, 4)
+        checks.check_model(lambda *sizes: build_model(*sizes, **mistake), build_model(100, 4, **mistake), 100, 4)
 
 
 def test_a_model_with_the_wrong_vocabulary_size_is_named():
     with pytest.raises(AssertionError, match=r"^the Embedding layer maps 50 tokens to 4 dimensions; expected 100 tokens"):
-        checks.check_model(build_model(50, 4), 100, 4)
+        checks.check_model(build_model, build_model(50, 4), 100, 4)
 
 
 def test_a_mean_squared_error_loss_is_named():
     with pytest.raises(AssertionError, match=r"^the compiled loss \(hint: binary cross-entropy on probabilities\) is"):
-        checks.check_untrained_model_loss(build_model(100, 4, loss="mse"))
+        checks.check_model(lambda *sizes: build_model(*sizes, loss="mse"), build_model(100, 4), 100, 4)
 
 
 # --- the embedding space -----------------------------------------------------------------------

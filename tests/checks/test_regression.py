@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from keras import layers
 
-from autograder import exports
+from autograder import data, exports
 from autograder.checks import MEASUREMENTS, check_compiled
 from autograder.checks import regression as checks
 
@@ -87,8 +87,9 @@ def test_a_split_that_resets_the_index_is_rejected(frame):
 def test_a_wrong_rmse_is_reported_with_its_inputs():
     def root_mean_absolute_error(y_true, y_pred):
         return float(np.sqrt(np.mean(np.abs(y_true - y_pred))))
-    with pytest.raises(AssertionError, match=r"^rmse\(\[0, 0\], \[3, 4\]\) is 1.870829; expected 3.535534$"):
-        checks.check_metric(root_mean_absolute_error, checks.reference_rmse, [([0, 0], [3, 4])], "rmse")
+    checks.check_metrics(checks.reference_mae, checks.reference_rmse, np.mean)
+    with pytest.raises(AssertionError, match=r"^root_mean_squared_error\(\[3, -1, 7\], \[2, 2, 2\]\) is 1.732051; expected 3.41565$"):
+        checks.check_metrics(checks.reference_mae, root_mean_absolute_error, np.mean)
 
 
 def test_a_baseline_from_the_wrong_split_is_named(frame):
@@ -100,14 +101,25 @@ def test_a_baseline_from_the_wrong_split_is_named(frame):
 
 # --- normalisation and models -----------------------------------------------------------------
 
-def test_a_normalizer_adapted_on_all_rows_is_called_leakage(features):
+def test_a_normalizer_adapted_on_all_rows_is_called_leakage(ames_folder):
+    features = living_area(data.load_ames("train"))
     leaky = layers.Normalization()
-    leaky.adapt(np.concatenate([features, features[:50] + 30]))
+    leaky.adapt(np.concatenate([features, living_area(data.load_ames("test"))]))
     with pytest.raises(AssertionError, match="adapt it on the training split only"):
-        checks.check_normalizer_adapted_on(leaky, features)
+        checks.check_features_and_normalizer(living_area, leaky, features)
     honest = layers.Normalization()
     honest.adapt(features)
-    checks.check_normalizer_adapted_on(honest, features)
+    checks.check_features_and_normalizer(living_area, honest, features)
+
+
+def test_features_with_missing_values_on_the_held_out_houses_are_named(ames_folder):
+    features = living_area(data.load_ames("train"))
+    normalizer = layers.Normalization()
+    normalizer.adapt(features)
+    def unfilled(frame):
+        return np.where(frame.index % 7 == 0, np.nan, living_area(frame)[:, 0])[:, None]
+    with pytest.raises(AssertionError, match="^feature_matrix leaves missing values on other houses: fill them$"):
+        checks.check_features_and_normalizer(unfilled, normalizer, features)
 
 
 def test_a_linear_model_with_a_hidden_activation_is_not_linear(features):

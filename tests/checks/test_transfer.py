@@ -59,7 +59,7 @@ def unfreeze_top_layers(base, first_layer_name, keep_batch_norm_frozen=True, unf
 # --- pipeline and augmentation ---------------------------------------------------------------------
 
 def test_a_correct_pipeline_passes():
-    checks.check_pipeline(make_dataset, 64, batch_size=3)
+    checks.check_pipeline(make_dataset, 64)
 
 
 def test_pixels_scaled_to_zero_one_are_told_about_mobilenet_preprocessing():
@@ -149,8 +149,18 @@ def test_trainable_batch_norm_is_caught_by_a_training_call():
 
 # --- fine-tuning -------------------------------------------------------------------------------
 
-def test_a_correct_unfreezing_passes():
-    checks.check_unfreeze_top_layers(unfreeze_top_layers)
+def fine_tuned_model(change_top=True):
+    """A transfer model whose base's top layer moved, as fine-tuning moves it (or, unchanged, as if never fine-tuned)."""
+    base = data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE)
+    model = build_transfer_model(base, 5)
+    if change_top:
+        kernel = base.get_layer("block_16_project").kernel
+        kernel.assign(kernel + 0.01)
+    return model
+
+
+def test_a_correct_fine_tuning_passes():
+    checks.check_fine_tuning(unfreeze_top_layers, fine_tuned_model(), "block_13_expand")
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -159,14 +169,21 @@ def test_a_correct_unfreezing_passes():
 ])
 def test_unfreezing_mistakes_are_named(mistake, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_unfreeze_top_layers(lambda base, name: unfreeze_top_layers(base, name, **mistake))
+        checks.check_fine_tuning(lambda base, name: unfreeze_top_layers(base, name, **mistake), fine_tuned_model(),
+                                 "block_13_expand")
 
 
 def test_a_fine_tuned_base_that_never_changed_is_told_to_unfreeze_and_compile():
-    base = data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE)
-    model = build_transfer_model(base, 5)
     with pytest.raises(AssertionError, match="^fine-tuning changed none of the layers from block_13_expand on: unfreeze them, then compile"):
-        checks.check_fine_tuned_base(model, "block_13_expand")
+        checks.check_fine_tuning(unfreeze_top_layers, fine_tuned_model(change_top=False), "block_13_expand")
+
+
+def test_a_fine_tuned_base_changed_below_the_unfrozen_layers_is_named():
+    model = fine_tuned_model()
+    kernel = model.get_layer("mobilenetv2_1.00_96").get_layer("Conv1").kernel
+    kernel.assign(kernel * 1.01)
+    with pytest.raises(AssertionError, match="^fine-tuning changed Conv1, below block_13_expand: it should have stayed frozen"):
+        checks.check_fine_tuning(unfreeze_top_layers, model, "block_13_expand")
 
 
 def test_a_fine_tuning_rate_like_phase_1_is_named():

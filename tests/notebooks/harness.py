@@ -12,8 +12,9 @@ reference notebook runs once and each variant re-executes only what it changes:
   others, latest edit first, so that every cell before a variant's first edit still holds the
   reference's state when the variant starts.
 
-Graded cells are scored as nbgrader scores them: an error, or stderr output other than
-TensorFlow's own noise, gives 0 points.
+Graded cells are scored as the grader scores them: an error, or stderr output other than
+TensorFlow's own noise, gives 0 points, and so does a cell whose exported evidence the grader's
+judge (`c.TrustedRecheck` in nbgrader_config.py) fails, though it passed in the kernel.
 
 `AssignmentSuite` holds the slow tests every assignment gets; a test module subclasses it with
 its wrong solutions and a different correct one.
@@ -21,6 +22,7 @@ its wrong solutions and a different correct one.
 
 import contextlib
 import csv
+import hashlib
 import re
 import shutil
 import subprocess
@@ -33,10 +35,10 @@ import pytest
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade
 
-from autograder import pipeline
+from autograder import exports, pipeline
 from autograder.course import Course
 from autograder.execution import grading_environment
-from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE
+from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE, run_judge
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class ReferenceKernel:
     def __init__(self, notebook_path: Path, timeout_s: int = 1200):
         # nbclient writes every executed cell back into the notebook it runs, so the reference
         # cells are kept apart from it.
+        self.folder = notebook_path.parent
+        registry = Course.find(notebook_path).nbgrader_config().TrustedRecheck
+        self.judges = {**registry.held_out_checks.get(self.folder.name, {}), **registry.rechecks.get(self.folder.name, {})}
+        self.verdicts = {}  # (grade_id, evidence digest) -> the grader's failure message, or None
         self.cells = nbformat.read(notebook_path, as_version=4).cells
         self.client = NotebookClient(nbformat.read(notebook_path, as_version=4), timeout=timeout_s,
                                      allow_errors=True, resources={"metadata": {"path": str(notebook_path.parent)}})
@@ -111,8 +117,30 @@ class ReferenceKernel:
             cell.outputs = [output for output in cell.outputs
                             if not (output.output_type == "stream" and output.name == "stderr"
                                     and re.search(TENSORFLOW_STDERR_NOISE, output.text))]
-            scores[cell.metadata.nbgrader.grade_id] = float(determine_grade(cell)[0])
+            grade_id = cell.metadata.nbgrader.grade_id
+            scores[grade_id] = float(determine_grade(cell)[0])
+            if scores[grade_id] == cell.metadata.nbgrader.points and self._grader_failure(grade_id):
+                scores[grade_id] = 0.0
         return scores
+
+    def _grader_failure(self, grade_id: str) -> str | None:
+        """What the grader's judge says against the cell's export (None: it passes). An export judged
+        before, as after every variant that does not touch it, is not judged again."""
+        try:
+            arrays = exports.load(self.folder, grade_id)
+        except exports.ExportError as error:
+            return str(error)
+        digest = hashlib.sha256(repr(sorted((name, array.dtype.str, array.shape) for name, array in arrays.items())).encode())
+        for name in sorted(arrays):
+            digest.update(arrays[name].tobytes())
+        key = (grade_id, digest.hexdigest())
+        if key not in self.verdicts:
+            try:
+                run_judge(self.judges[grade_id], arrays)
+                self.verdicts[key] = None
+            except (AssertionError, exports.ExportError) as error:
+                self.verdicts[key] = str(error)
+        return self.verdicts[key]
 
 
 def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
