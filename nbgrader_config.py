@@ -42,6 +42,9 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 # Per-cell limit; `autograder grade --timeout` limits the whole notebook.
 c.SandboxedExecute.cell_timeout_s = 600
+# Assignments whose notebooks run only on workers with a GPU (one notebook per GPU at a time);
+# every assignment of this course trains in minutes on a CPU.
+c.Dispatch.gpu_assignments = []
 # Checks that need the held-out answers, which graded notebooks cannot read (autograder/data/view.py):
 # the hidden tests export predictions (assignment 5: the model's weights) and the grader judges them.
 c.TrustedRecheck.held_out_checks = {

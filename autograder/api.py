@@ -3,12 +3,13 @@
 import dataclasses
 from pathlib import Path
 
-from . import data, demo as samples, pipeline
+from . import data, demo as samples, pipeline, report_page
 from .course import Course
+from .dispatch import Workers
 from .results import BuildResult, GradingRun, ValidationResult
 from .sandbox import Limits
 
-__all__ = ["fetch_data", "verify_data", "build", "validate", "grade", "demo"]
+__all__ = ["fetch_data", "verify_data", "build", "validate", "grade", "report", "demo"]
 
 
 def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
@@ -34,16 +35,29 @@ def validate(assignments=None, course_root=None) -> list[ValidationResult]:
 
 def grade(assignment: str, submissions, db_url: str | None = None, output=None,
           timeout_s: float = Limits.notebook_timeout_s, memory_mb: int = Limits.memory_mb,
-          allow_missing_limits: bool = False, regrade: bool = False, course_root=None) -> GradingRun:
+          allow_missing_limits: bool = False, regrade: bool = False, workers: int = 1, cluster=None,
+          course_root=None) -> GradingRun:
     """Autograde ``submissions/<student>/<assignment>/``, each notebook sandboxed under limits
-    (refused where a limit cannot be enforced, unless ``allow_missing_limits``); write grades.csv
+    (refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
+    local processes, or on an existing Dask cluster (``cluster``: its scheduler's address or a
+    connected ``distributed.Client``); write grades.csv
     and HTML feedback into ``output`` (default: grading/<assignment>/ in the course folder). A
     rerun into the same output grades only new or changed submissions, unless ``regrade``."""
     course = Course.find(course_root)
     [assignment] = course.assignments([assignment])
     output = Path(output) if output else course.root / "grading" / assignment
     limits = dataclasses.replace(Limits(), notebook_timeout_s=timeout_s, memory_mb=memory_mb)
-    return pipeline.grade(course, assignment, Path(submissions), output, db_url, limits, allow_missing_limits, regrade)
+    with Workers(workers, cluster) as pool:
+        return pipeline.grade(course, assignment, Path(submissions), output, db_url, limits, allow_missing_limits,
+                              regrade, workers=pool)
+
+
+def report(assignment: str, output=None, course_root=None) -> tuple[Path, Path]:
+    """report.html and report.csv for the instructor, in the grading ``output`` folder of
+    ``assignment`` (default: grading/<assignment>/ in the course folder)."""
+    course = Course.find(course_root)
+    [assignment] = course.assignments([assignment])
+    return report_page.write_report(Path(output) if output else course.root / "grading" / assignment, assignment)
 
 
 def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:

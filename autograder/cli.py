@@ -11,10 +11,10 @@ def main(argv=None) -> int:
     # Options left out are not passed on, so the defaults live only in autograder.api.
     parser = argparse.ArgumentParser(prog="autograder", argument_default=argparse.SUPPRESS,
                                      description="Build, validate and grade the course's assignments.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = _Subcommands(parser.add_subparsers(dest="command", required=True))
 
     data_parser = commands.add_parser("data", help="the course data folder")
-    data_commands = data_parser.add_subparsers(dest="data_command", required=True)
+    data_commands = _Subcommands(data_parser.add_subparsers(dest="data_command", required=True))
     fetch = data_commands.add_parser("fetch", help="fill the data folder, checking sha256")
     fetch.add_argument("--mirror", help="folder or http(s) address laid out like the data folder")
     data_commands.add_parser("verify", help="check every data file's sha256")
@@ -36,6 +36,13 @@ def main(argv=None) -> int:
     grade.add_argument("--allow-missing-limits", dest="allow_missing_limits", action="store_true",
                        help="grade even where this machine cannot enforce every limit (trusted notebooks only)")
     grade.add_argument("--regrade", action="store_true", help="regrade students already graded into this output")
+    grade.add_argument("--workers", type=int, help="notebooks run at once on this machine (default: 1)")
+    grade.add_argument("--cluster", help="address of a Dask scheduler whose workers run the notebooks, "
+                                         "e.g. tcp://10.0.0.5:8786 (instead of local workers)")
+
+    report = commands.add_parser("report", help="the instructor's HTML report and per-test CSV of a grading run")
+    report.add_argument("assignment")
+    report.add_argument("--output", help="the grading folder (default: grading/<assignment>/)")
 
     demo = commands.add_parser("demo", help="build, then grade sample submissions")
     demo.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
@@ -48,6 +55,17 @@ def main(argv=None) -> int:
     except AutograderError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+class _Subcommands:
+    """Subcommand parsers that, like the main one, pass on only the options given (argparse does
+    not hand argument_default down to subparsers)."""
+
+    def __init__(self, subparsers):
+        self.subparsers = subparsers
+
+    def add_parser(self, name, **settings):
+        return self.subparsers.add_parser(name, argument_default=argparse.SUPPRESS, **settings)
 
 
 def _data(data_command, **arguments) -> int:
@@ -82,13 +100,19 @@ def _grade(**arguments) -> int:
     return 0
 
 
+def _report(**arguments) -> int:
+    for path in api.report(**arguments):
+        print(f"written: {path}")
+    return 0
+
+
 def _demo(**arguments) -> int:
     for run in api.demo(**arguments):
         print(reports.grading_table(run), end="\n\n")
     return 0
 
 
-COMMANDS = {"data": _data, "build": _build, "validate": _validate, "grade": _grade, "demo": _demo}
+COMMANDS = {"data": _data, "build": _build, "validate": _validate, "grade": _grade, "report": _report, "demo": _demo}
 
 if __name__ == "__main__":
     sys.exit(main())

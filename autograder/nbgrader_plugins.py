@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import hashlib
 import importlib
 import json
 import os
@@ -16,6 +17,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
 from . import data, exports
+from .dispatch import Execution, worker_name, write_files
+from .execution import available_device
 from .sandbox import Limits, require_protections, run_in_sandbox
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
@@ -71,7 +74,11 @@ class SandboxedExecute(NbGraderPreprocessor):
     """Replaces nbgrader's Execute: runs the notebook with `autograder.runner` in a sandbox under
     limits (`autograder.sandbox`), then takes back only the outputs of the cells it sent. A
     graded cell that did not run gets an error output saying why (nbgrader would give an
-    output-less cell full marks)."""
+    output-less cell full marks).
+
+    With `prepare_only` it writes the notebook into its run folder and stops there; the grading
+    pipeline has a worker (`autograder.dispatch`) execute it and stores the execution beside the
+    folder, which the next autograde of the same notebook takes instead of running it again."""
 
     run_directory = Unicode("", help="Folder for each run's working folder and log "
                                      "(default: a temporary folder)").tag(config=True)
@@ -82,34 +89,29 @@ class SandboxedExecute(NbGraderPreprocessor):
     cell_output_bytes = Integer(Limits.cell_output_bytes).tag(config=True)
     file_bytes = Integer(Limits.file_bytes).tag(config=True)
     allow_missing_limits = Bool(False, help="Run even where a limit cannot be enforced").tag(config=True)
+    prepare_only = Bool(False, help="Only write each notebook into its run folder, for a worker to execute").tag(config=True)
 
     def preprocess(self, nb, resources):
-        require_protections(self.allow_missing_limits)
         limits = Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
-        run_directory = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-"))
-        runs = run_directory / student
-        folder = runs / name
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        for item in Path(resources["metadata"]["path"]).iterdir():  # the course's own files, never a notebook
-            if item.suffix != ".ipynb":
-                (shutil.copytree if item.is_dir() else shutil.copy)(item, folder / item.name)
-        sent = copy.deepcopy(nb)
-        nbformat.write(sent, folder / f"{name}.ipynb")
-        command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
-                   f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
-        outcome = run_in_sandbox(command, folder, limits, runs / f"{name}.log",
-                                 data.grading_view())
+        runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
+        folder, sent = runs / name, copy.deepcopy(nb)
+        execution = take_execution(folder, name, sent)
+        if self.prepare_only or execution is None:
+            prepare_run(folder, name, sent, Path(resources["metadata"]["path"]))
+            if self.prepare_only:
+                return nb, resources
+            require_protections(self.allow_missing_limits)
+            execution = execute_run(folder, name, limits, runs / f"{name}.log")
 
         flags, stop_reason = [], "the run stopped before this cell"
-        if outcome.timed_out:
+        if execution.timed_out:
             stop_reason = f"the notebook ran past its {limits.notebook_timeout_s:g} s limit"
-        elif outcome.memory_exceeded:
+        elif execution.memory_exceeded:
             stop_reason = f"the kernel was killed at the {limits.memory_mb} MB memory limit"
-        if outcome.timed_out or outcome.memory_exceeded:
+        if execution.timed_out or execution.memory_exceeded:
             flags.append(stop_reason)
-        if outcome.process_limit_hit:
+        if execution.process_limit_hit:
             flags.append(f"the notebook reached the limit of {limits.processes} processes")
         executed, problem = _read_executed(folder / EXECUTED, sent, limits.file_bytes)
         if problem:
@@ -123,10 +125,58 @@ class SandboxedExecute(NbGraderPreprocessor):
             elif cell.metadata.get("nbgrader", {}).get("grade"):
                 cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=stop_reason,
                                                        traceback=[f"NotRun: this cell did not run: {stop_reason}"])]
-        resources["autograder"] = dict(run_folder=str(folder), flags=flags, timed_out=outcome.timed_out,
-                                       wall_seconds=outcome.wall_seconds, peak_memory_mb=outcome.peak_memory_mb)
+        resources["autograder"] = dict(run_folder=str(folder), flags=flags, timed_out=execution.timed_out,
+                                       wall_seconds=execution.wall_seconds, peak_memory_mb=execution.peak_memory_mb,
+                                       device=execution.device, worker=execution.worker)
         write_record(resources["autograder"])
         return nb, resources
+
+
+def prepare_run(folder: Path, name: str, sent, course_files: Path) -> None:
+    """A fresh run folder: the notebook to execute and the assignment's own files, never a notebook."""
+    shutil.rmtree(folder, ignore_errors=True)
+    execution_path(folder).unlink(missing_ok=True)
+    folder.mkdir(parents=True)
+    for item in course_files.iterdir():
+        if item.suffix != ".ipynb":
+            (shutil.copytree if item.is_dir() else shutil.copy)(item, folder / item.name)
+    (folder / f"{name}.ipynb").write_text(nbformat.writes(sent), encoding="utf-8")
+
+
+def execute_run(folder: Path, name: str, limits: Limits, log_path: Path) -> Execution:
+    """Execute ``folder/<name>.ipynb`` in the sandbox under ``limits`` (writing EXECUTED there)."""
+    command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
+               f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
+    outcome = run_in_sandbox(command, folder, limits, log_path, data.grading_view())
+    return Execution(outcome.exit_code, outcome.timed_out, outcome.memory_exceeded, outcome.process_limit_hit,
+                     outcome.wall_seconds, outcome.peak_memory_mb, available_device(), worker_name())
+
+
+def store_execution(folder: Path, name: str, execution: Execution) -> None:
+    """Keep a worker's execution of the prepared ``folder/<name>.ipynb`` for `take_execution`."""
+    shutil.rmtree(folder / exports.FOLDER, ignore_errors=True)
+    (folder / EXECUTED).unlink(missing_ok=True)
+    write_files(folder, execution.files)
+    (folder.parent / f"{name}.log").write_bytes(execution.log)
+    fields = {key: value for key, value in dataclasses.asdict(execution).items() if key not in ("files", "log")}
+    notebook = hashlib.sha256((folder / f"{name}.ipynb").read_bytes()).hexdigest()
+    execution_path(folder).write_text(json.dumps(dict(fields, notebook_sha256=notebook), indent=1))
+
+
+def take_execution(folder: Path, name: str, sent) -> Execution | None:
+    """The stored execution of exactly the notebook ``sent`` (each is taken once), or None."""
+    path = execution_path(folder)
+    if not path.exists():
+        return None
+    fields = json.loads(path.read_text())
+    path.unlink()
+    if fields.pop("notebook_sha256") != hashlib.sha256(nbformat.writes(sent).encode("utf-8")).hexdigest():
+        return None
+    return Execution(**fields)
+
+
+def execution_path(folder: Path) -> Path:
+    return Path(f"{folder}.execution.json")
 
 
 def _read_executed(path: Path, sent, max_bytes: int):

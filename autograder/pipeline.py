@@ -1,6 +1,7 @@
 """build, grade and validate: nbgrader does the notebook surgery, the kit adds the rest."""
 
 import contextlib
+import copy
 import dataclasses
 import filecmp
 import json
@@ -14,14 +15,18 @@ from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback,
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import capture_log, temp_attrs
 
+from distributed import as_completed
+
 from . import preflight, reports
 from .course import Course
+from .dispatch import Dispatch, Workers, execute_submission
 from .errors import BuildError, CourseError, SubmissionError
-from .execution import available_device, grading_environment
+from .execution import grading_environment
 from .ledger import Ledger, fingerprint
-from .nbgrader_plugins import record_path
+from .nbgrader_plugins import SandboxedExecute, record_path, store_execution
+from .progress import Progress
 from .results import BuildResult, CellScore, GradingRun, SubmissionResult, ValidationResult
-from .sandbox import Limits, require_protections
+from .sandbox import Limits
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -102,35 +107,65 @@ def _sync(generated: Path, committed: Path, check: bool) -> list[Path]:
 # --- grade ------------------------------------------------------------------------------------
 
 def grade(course: Course, assignment: str, submissions: Path, output: Path, db_url: str | None = None,
-          limits: Limits = Limits(), allow_missing_limits: bool = False, regrade: bool = False) -> GradingRun:
-    """Autograde every ``submissions/<student>/<assignment>/`` folder, each notebook in a sandbox
-    under ``limits``. One student's broken submission is reported with its reason and never
-    stops the others; a rerun into the same ``output`` skips students already graded (unless
-    ``regrade``) and regrades those whose files changed."""
+          limits: Limits = Limits(), allow_missing_limits: bool = False, regrade: bool = False,
+          workers: Workers | None = None, progress: bool = True) -> GradingRun:
+    """Autograde every ``submissions/<student>/<assignment>/`` folder: this process prepares each
+    submission and records its grades (the one writer of the gradebook and the ledger), and
+    ``workers`` (default: one local worker) execute the notebooks, each in a sandbox under
+    ``limits``. One student's broken submission is reported with its reason and never stops the
+    others; a rerun into the same ``output`` skips students already graded (unless ``regrade``)
+    and regrades those whose files changed."""
     [assignment] = course.assignments([assignment])
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     if not submissions.is_dir():
         raise CourseError(f"submissions folder {submissions} does not exist")
-    require_protections(allow_missing_limits)
     output.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
     config = course.nbgrader_config(root=output, source_directory=course.source_dir,
                                     release_directory=output / "release", db_url=db_url)
     _limit(config, limits, output / "runs", allow_missing_limits)
-    cells = course.grade_cells(assignment)
+    batch = _Batch(course, assignment, config)
     _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
 
     ledger = Ledger(output / "ledger.jsonl")
-    results = []
+    results, pending = {}, []
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
         submission_fingerprint = fingerprint(student_dir / assignment)
         result = None if regrade else ledger.result(student_dir.name, submission_fingerprint)
         if result is None:
-            result = _grade_one(course, assignment, student_dir, config, cells)
-            ledger.record(result, submission_fingerprint)
-        results.append(result)
-    grades_csv = reports.write_grades_csv(results, output / "grades.csv")
-    return GradingRun(assignment, output, results, grades_csv)
+            pending.append((student_dir, submission_fingerprint))
+        else:
+            results[student_dir.name] = result
+    with Progress(assignment, len(results) + len(pending), len(results), quiet=not progress) as shown, \
+            contextlib.ExitStack() as stack:
+        pool = (workers or stack.enter_context(Workers())) if pending else None
+        if pool:
+            pool.check(allow_missing_limits, batch.needs_gpu)
+            pool.on_start(shown.running)
+        running, submissions_of = [], {}
+        for student_dir, submission_fingerprint in pending:
+            prepared = batch.prepare(student_dir)
+            if isinstance(prepared, SubmissionResult):
+                results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
+                continue
+            shown.waiting(student_dir.name)
+            future = pool.submit(execute_submission, student_dir.name, prepared, limits, allow_missing_limits,
+                                 gpu=batch.needs_gpu)
+            submissions_of[future.key] = (student_dir.name, submission_fingerprint)
+            running.append(future)
+        for future in as_completed(running) if running else []:
+            student, submission_fingerprint = submissions_of[future.key]
+            shown.scoring(student)
+            results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
+    ordered = [results[name] for name in sorted(results)]
+    grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
+    return GradingRun(assignment, output, ordered, grades_csv)
+
+
+def _finished(result: SubmissionResult, submission_fingerprint: str, ledger: Ledger, shown: Progress) -> SubmissionResult:
+    ledger.record(result, submission_fingerprint)
+    shown.finish(result)
+    return result
 
 
 def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bool) -> None:
@@ -141,34 +176,83 @@ def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bo
         setattr(execute, field.name, getattr(limits, field.name))
 
 
-def _grade_one(course: Course, assignment: str, student_dir: Path, config, cells) -> SubmissionResult:
-    """Preflight, autograde and feedback for one student; any failure is theirs alone."""
-    student, root, names = student_dir.name, Path(config.CourseDirectory.root), course.notebook_names(assignment)
-    try:
-        submitted = root / "submitted" / student / assignment
-        shutil.rmtree(submitted, ignore_errors=True)
-        preflight.prepare(names, assignment, student_dir / assignment, submitted)
-    except SubmissionError as error:
-        return _ungraded(student, "rejected", str(error), cells)
-    paths = [record_path(root / "runs" / student / Path(name).stem) for name in names]
-    for path in paths:  # a record left by an earlier, interrupted run must not be read as this one's
-        path.unlink(missing_ok=True)
-    try:
-        _nbgrader(Autograde, course, assignment, config, student=student, create_student=True)
-        records = [json.loads(path.read_text()) for path in paths if path.exists()]
-        if len(records) != len(paths):
-            return _ungraded(student, "failed", "nbgrader autograde did not run every notebook", cells)
-        flags = [flag for record in records for flag in record["flags"]]
-        result = SubmissionResult(
-            student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
-            _scores(assignment, student, config.CourseDirectory.db_url, cells), flags=flags,
-            wall_seconds=sum(r["wall_seconds"] for r in records),
-            peak_memory_mb=max(r["peak_memory_mb"] for r in records), device=available_device())
-        _nbgrader(GenerateFeedback, course, assignment, config, student=student)
-    except BuildError as error:
-        return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], cells)
-    result.feedback = root / "feedback" / student / assignment
-    return result
+@dataclasses.dataclass
+class _Batch:
+    """What the grading process does for each submission, before and after a worker executes it."""
+
+    course: Course
+    assignment: str
+    config: object
+
+    @property
+    def root(self) -> Path:
+        return Path(self.config.CourseDirectory.root)
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.assignment in Dispatch(config=self.config).gpu_assignments
+
+    @property
+    def cells(self):
+        return self.course.grade_cells(self.assignment)
+
+    def prepare(self, student_dir: Path):
+        """Preflight, then nbgrader's autograde up to execution: {notebook: its run folder's files}
+        for a worker, or the student's result if the submission is rejected or nbgrader fails."""
+        student = student_dir.name
+        try:
+            submitted = self.root / "submitted" / student / self.assignment
+            shutil.rmtree(submitted, ignore_errors=True)
+            preflight.prepare(self.course.notebook_names(self.assignment), self.assignment,
+                              student_dir / self.assignment, submitted)
+        except SubmissionError as error:
+            return _ungraded(student, "rejected", str(error), self.cells)
+        for path in self._records(student):  # a record left by an earlier, interrupted run must not be read as this one's
+            path.unlink(missing_ok=True)
+        config = copy.deepcopy(self.config)
+        config.SandboxedExecute.prepare_only = True
+        config.Autograde.autograde_preprocessors = [SandboxedExecute]
+        try:
+            _nbgrader(Autograde, self.course, self.assignment, config, student=student, create_student=True)
+        except BuildError as error:
+            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+        return {name: {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+                for name, folder in self._run_folders(student).items()}
+
+    def record(self, student: str, future) -> SubmissionResult:
+        """The worker's executions, graded by nbgrader's autograde in this process; feedback."""
+        try:
+            executions = future.result()
+        except Exception as error:  # the worker could not run it: this student alone fails
+            return _ungraded(student, "failed", f"a worker could not execute the notebooks: {type(error).__name__}: "
+                                                f"{error}"[:500], self.cells)
+        for name, folder in self._run_folders(student).items():
+            store_execution(folder, name, executions[name])
+        try:
+            _nbgrader(Autograde, self.course, self.assignment, self.config, student=student, create_student=True)
+            records = [json.loads(path.read_text()) for path in self._records(student) if path.exists()]
+            if len(records) != len(self._run_folders(student)):
+                return _ungraded(student, "failed", "nbgrader autograde did not run every notebook", self.cells)
+            flags = [flag for record in records for flag in record["flags"]]
+            result = SubmissionResult(
+                student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
+                _scores(self.assignment, student, self.config.CourseDirectory.db_url, self.cells), flags=flags,
+                wall_seconds=sum(r["wall_seconds"] for r in records),
+                peak_memory_mb=max(r["peak_memory_mb"] for r in records),
+                device=", ".join(sorted({r["device"] for r in records})),
+                worker=", ".join(sorted({r["worker"] for r in records})))
+            _nbgrader(GenerateFeedback, self.course, self.assignment, self.config, student=student)
+        except BuildError as error:
+            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+        result.feedback = self.root / "feedback" / student / self.assignment
+        return result
+
+    def _run_folders(self, student: str) -> dict[str, Path]:
+        runs = Path(self.config.SandboxedExecute.run_directory) / student
+        return {Path(name).stem: runs / Path(name).stem for name in self.course.notebook_names(self.assignment)}
+
+    def _records(self, student: str) -> list[Path]:
+        return [record_path(folder) for folder in self._run_folders(student).values()]
 
 
 def _scores(assignment: str, student: str, db_url: str, cells: list[tuple[str, float]]) -> list[CellScore]:

@@ -32,6 +32,8 @@ class SubmissionResult:
     """Peak resident memory of the kernel (largest process of the grading run)."""
     device: str = ""
     """What the kernel could compute on: 'CPU' or 'GPU: <name>'."""
+    worker: str = ""
+    """The machine the notebook ran on (and the GPU it could use)."""
     feedback: Path | None = None
     """Folder of HTML feedback, one page per notebook (hidden-test source redacted), when graded."""
 

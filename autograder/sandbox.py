@@ -10,7 +10,9 @@ whole run has a wall-clock limit; `autograder.runner` adds the per-cell limit in
 """
 
 import contextlib
+import glob
 import os
+import re
 import resource
 import shutil
 import sys
@@ -72,13 +74,14 @@ def missing_protections() -> list[str]:
     return missing
 
 
-def require_protections(allow_missing: bool) -> list[str]:
-    """The missing protections, or CourseError naming them unless ``allow_missing``."""
-    missing = missing_protections()
+def require_protections(allow_missing: bool, missing: list[str] | None = None, where: str = "") -> list[str]:
+    """The protections missing here (or ``missing``, as measured ``where``), or CourseError
+    naming them unless ``allow_missing``."""
+    missing = missing_protections() if missing is None else missing
     if missing and not allow_missing:
-        raise CourseError("refusing to grade untrusted notebooks without these limits: " + "; ".join(missing) +
-                          ". Run as root on Linux with bubblewrap, or pass --allow-missing-limits to grade "
-                          "without them (only for notebooks you trust).")
+        raise CourseError("refusing to grade untrusted notebooks without these limits" + (f" on {where}" if where else "")
+                          + ": " + "; ".join(missing) + ". Run as root on Linux with bubblewrap, or pass "
+                          "--allow-missing-limits to grade without them (only for notebooks you trust).")
     return missing
 
 
@@ -109,6 +112,8 @@ def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
                  "--unshare-cgroup-try", "--die-with-parent", "--new-session",
                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr",
                  "--ro-bind", "/etc", "/etc"]
+    for device in gpu_devices():
+        arguments += ["--dev-bind", device, device]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
             arguments += ["--symlink", os.readlink(top), top]
@@ -132,6 +137,19 @@ def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
                   "setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
                   "--no-new-privs"]
     return arguments
+
+
+def gpu_devices(visible: str | None = None) -> list[str]:
+    """The NVIDIA device files a notebook sees: the GPUs ``CUDA_VISIBLE_DEVICES`` names by index
+    (all of them where it is unset or names GPUs by UUID) and, with any GPU, the driver's control
+    devices. A worker that owns one GPU runs notebooks that cannot open another."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    devices = sorted(glob.glob("/dev/nvidia*"))
+    gpus = [device for device in devices if re.fullmatch(r"/dev/nvidia\d+", device)]
+    indices = [index.strip() for index in (visible or "").split(",") if index.strip()]
+    if visible is not None and all(index.isdigit() for index in indices):
+        gpus = [device for device in gpus if device.removeprefix("/dev/nvidia") in indices]
+    return [device for device in devices if device in gpus or (gpus and not re.fullmatch(r"/dev/nvidia\d+", device))]
 
 
 def _environment(folder: Path) -> dict:

@@ -10,7 +10,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert exited.value.code == 0
     output = capsys.readouterr().out
-    for command in ("data", "build", "validate", "grade", "demo"):
+    for command in ("data", "build", "validate", "grade", "report", "demo"):
         assert f"    {command}" in output
 
 
@@ -47,3 +47,13 @@ def test_grading_an_unknown_assignment_names_the_known_ones(tmp_path, capsys):
 def test_grading_a_missing_submissions_folder_says_so(tmp_path, capsys):
     assert main(["grade", "01", "--submissions", str(tmp_path / "nowhere"), "--output", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == f"error: submissions folder {tmp_path / 'nowhere'} does not exist\n"
+
+
+def test_options_left_out_are_not_passed_on_so_the_api_defaults_apply(monkeypatch, capsys):
+    received = {}
+    monkeypatch.setattr("autograder.api.grade", lambda **arguments: received.update(arguments))
+    monkeypatch.setattr("autograder.reports.grading_table", lambda run: "")
+    assert main(["grade", "01", "--submissions", "submitted"]) == 0
+    assert received == {"assignment": "01", "submissions": "submitted"}
+    main(["grade", "01", "--submissions", "submitted", "--workers", "4", "--timeout", "60"])
+    assert received == {"assignment": "01", "submissions": "submitted", "workers": 4, "timeout_s": 60.0}

@@ -120,3 +120,11 @@ def test_the_grader_judges_every_graded_cell_of_every_assignment_once_with_a_jud
         for dotted in {**rechecks, **held_out}.values():
             module, _, name = dotted.partition(":")
             assert callable(getattr(importlib.import_module(module), name)), dotted
+
+
+def test_a_notebook_sees_only_the_gpus_its_worker_owns(monkeypatch):
+    present = ["/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia-uvm", "/dev/nvidiactl"]
+    monkeypatch.setattr(sandbox.glob, "glob", lambda pattern: present)
+    assert sandbox.gpu_devices("1") == ["/dev/nvidia-uvm", "/dev/nvidia1", "/dev/nvidiactl"]
+    assert sandbox.gpu_devices("") == [], "a CPU worker's notebooks see no GPU"
+    assert sandbox.gpu_devices("GPU-5f1c") == sorted(present), "UUIDs cannot be matched to device files"
