@@ -95,12 +95,13 @@ class SandboxedExecute(NbGraderPreprocessor):
         limits = Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
         runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
-        folder, sent = runs / name, copy.deepcopy(nb)
+        folder, sent, course_files = runs / name, copy.deepcopy(nb), Path(resources["metadata"]["path"])
+        if self.prepare_only:
+            prepare_run(folder, name, sent, course_files)
+            return nb, resources
         execution = take_execution(folder, name, sent)
-        if self.prepare_only or execution is None:
-            prepare_run(folder, name, sent, Path(resources["metadata"]["path"]))
-            if self.prepare_only:
-                return nb, resources
+        if execution is None:  # not run by a worker: run it here
+            prepare_run(folder, name, sent, course_files)
             require_protections(self.allow_missing_limits)
             execution = execute_run(folder, name, limits, runs / f"{name}.log")
 
@@ -158,7 +159,8 @@ def store_execution(folder: Path, name: str, execution: Execution) -> None:
     (folder / EXECUTED).unlink(missing_ok=True)
     write_files(folder, execution.files)
     (folder.parent / f"{name}.log").write_bytes(execution.log)
-    fields = {key: value for key, value in dataclasses.asdict(execution).items() if key not in ("files", "log")}
+    fields = {field.name: getattr(execution, field.name) for field in dataclasses.fields(execution)
+              if field.name not in ("files", "log")}
     notebook = hashlib.sha256((folder / f"{name}.ipynb").read_bytes()).hexdigest()
     execution_path(folder).write_text(json.dumps(dict(fields, notebook_sha256=notebook), indent=1))
 

@@ -4,6 +4,7 @@ import contextlib
 import copy
 import dataclasses
 import filecmp
+import functools
 import json
 import os
 import shutil
@@ -142,7 +143,13 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
         if pool:
             pool.check(allow_missing_limits, batch.needs_gpu)
             pool.on_start(shown.running)
-        running, submissions_of = [], {}
+        running, submissions_of = as_completed(loop=pool.client.loop) if pool else None, {}
+
+        def record(future):
+            student, submission_fingerprint = submissions_of[future.key]
+            shown.scoring(student)
+            results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
+
         for student_dir, submission_fingerprint in pending:
             prepared = batch.prepare(student_dir)
             if isinstance(prepared, SubmissionResult):
@@ -152,11 +159,11 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
             future = pool.submit(execute_submission, student_dir.name, prepared, limits, allow_missing_limits,
                                  gpu=batch.needs_gpu)
             submissions_of[future.key] = (student_dir.name, submission_fingerprint)
-            running.append(future)
-        for future in as_completed(running) if running else []:
-            student, submission_fingerprint = submissions_of[future.key]
-            shown.scoring(student)
-            results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
+            running.add(future)
+            for done in running.next_batch(block=False):  # record what finished while preparing
+                record(done)
+        for future in running or []:
+            record(future)
     ordered = [results[name] for name in sorted(results)]
     grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
     return GradingRun(assignment, output, ordered, grades_csv)
@@ -188,12 +195,12 @@ class _Batch:
     def root(self) -> Path:
         return Path(self.config.CourseDirectory.root)
 
-    @property
+    @functools.cached_property
     def needs_gpu(self) -> bool:
         return self.assignment in Dispatch(config=self.config).gpu_assignments
 
-    @property
-    def cells(self):
+    @functools.cached_property
+    def cells(self) -> list[tuple[str, float]]:
         return self.course.grade_cells(self.assignment)
 
     def prepare(self, student_dir: Path):
