@@ -164,12 +164,15 @@ def _plot(draw, values, xlabel: str, ylabel: str, height: float = 3.0) -> str:
     if len(values) == 0:
         return ""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(5.2, height), dpi=110, layout="tight")
     axis = figure.subplots()
     draw(axis, values)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
+    if ylabel == "submissions":  # a count: whole numbers only
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     axis.spines[["top", "right"]].set_visible(False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -251,12 +251,17 @@ def test_graded_notebooks_see_the_held_out_houses_without_their_prices(data_fold
     # Real parcel ids are written with a leading zero, as here.
     rows = ["Order\tPID\tGr Liv Area\tAlley\tSalePrice"] + [f"{i}\t0{1000 + i}\t{1000 + i}\t\t{100000 + i}" for i in range(200)]
     write_files(data_folder, {"housing/ames/AmesHousing.txt": "\n".join(rows).encode()})
-    train, test = data.load_ames("train"), data.load_ames("test")
+    assert_only_the_answers_are_withheld(data.load_ames, "SalePrice", inside_the_sandbox)
+
+
+def assert_only_the_answers_are_withheld(load, answers: str, inside_the_sandbox) -> None:
+    """In the sandbox, ``load("train")`` is unchanged and ``load("test")`` lacks only its ``answers`` column."""
+    train, test = load("train"), load("test")
     inside_the_sandbox()
-    pd.testing.assert_frame_equal(data.load_ames("train"), train)
-    seen = data.load_ames("test")
-    assert seen["SalePrice"].isna().all()
-    pd.testing.assert_frame_equal(seen.drop(columns="SalePrice"), test.drop(columns="SalePrice"))
+    pd.testing.assert_frame_equal(load("train"), train)
+    seen = load("test")
+    assert seen[answers].isna().all()
+    pd.testing.assert_frame_equal(seen.drop(columns=answers), test.drop(columns=answers))
 
 
 def tar_gz(files: dict[str, bytes]) -> bytes:
@@ -292,12 +297,8 @@ def test_graded_notebooks_see_the_test_reviews_unlabelled_in_the_same_order(data
 
 def test_graded_notebooks_see_the_held_out_emails_without_labels(data_folder, inside_the_sandbox):
     write_files(data_folder, enron_files({"enron1": (60, 40), "enron2": (30, 70)}))
-    train, test = data.load_enron_spam("train"), data.load_enron_spam("test")
-    inside_the_sandbox()
-    pd.testing.assert_frame_equal(data.load_enron_spam("train"), train)
-    seen = data.load_enron_spam("test")
-    assert seen["label"].isna().all()
-    pd.testing.assert_frame_equal(seen.drop(columns="label"), test.drop(columns="label"))
+    test = data.load_enron_spam("test")
+    assert_only_the_answers_are_withheld(data.load_enron_spam, "label", inside_the_sandbox)
     for label_name in ("ham", "spam"):
         shown = gzip.decompress((data.data_dir() / f"enron-spam/{label_name}.txt.gz").read_bytes()).decode()
         assert not set(test.text) & set(shown.split("\r\n")), f"no held-out email is left in {label_name}.txt.gz"

@@ -90,9 +90,10 @@ def check_dropout_at_inference(layer_class) -> None:
     """Identity outside training (including when ``training`` is not given), and a config that
     rebuilds the same layer."""
     inputs, layer = _inference_inputs(), layer_class(rate=0.4)
-    evidence = {"training_false": layer(inputs, training=False), "no_training_argument": layer(inputs),
-                "rate_zero": layer_class(rate=0.0)(inputs, training=True)}
-    judge_dropout_at_inference(evidence := {name: keras.ops.convert_to_numpy(value) for name, value in evidence.items()})
+    outputs = {"training_false": layer(inputs, training=False), "no_training_argument": layer(inputs),
+               "rate_zero": layer_class(rate=0.0)(inputs, training=True)}
+    evidence = {name: keras.ops.convert_to_numpy(value) for name, value in outputs.items()}
+    judge_dropout_at_inference(evidence)  # before the config: a layer that is wrong at inference says so first
     config = layer.get_config()
     assert config.get("rate") == 0.4, (
         f"get_config() returned {config}; it must include 'rate' (return {{**super().get_config(), 'rate': self.rate}})")
