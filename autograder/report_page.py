@@ -109,7 +109,7 @@ def _page(assignment: str, results: list[SubmissionResult], statistics: list[Ite
     if totals:
         summary += [("mean score", f"{np.mean(totals):.1f} / {maximum:g}"),
                     ("median score", f"{np.median(totals):g} / {maximum:g}")]
-    flagged = [result for result in results if result.status not in ("graded",) or result.flags]
+    flagged = [result for result in results if result.status != "graded" or result.flags]
     sections = [
         f"<h1>{html.escape(assignment)}: grading report</h1>",
         '<div class="summary">' + "".join(f"<div>{html.escape(str(label))}<b>{html.escape(str(value))}</b></div>"

@@ -312,9 +312,7 @@ def unigram_baseline_loss(train_text: str, held_out_text: str) -> float:
 def held_out_loss(model, ids: np.ndarray) -> float:
     """Mean cross-entropy (nats per character) on consecutive windows of the ids of a text."""
     chunks = _chunks(ids, HELD_OUT_SEQUENCE_LENGTH)
-    logits = model.predict(chunks[:, :-1], batch_size=64, verbose=0)
-    return float(keras.ops.convert_to_numpy(
-        keras.losses.sparse_categorical_crossentropy(chunks[:, 1:], logits, from_logits=True)).mean())
+    return sparse_cross_entropy(model.predict(chunks[:, :-1], batch_size=64, verbose=0), chunks[:, 1:])
 
 
 _MODEL_LAYERS = ("embedding", "rnn", "logits")

@@ -97,9 +97,10 @@ def _marker(folder: Path) -> Path:
 
 def _made(stand_in: StandIn, folder: Path) -> Path:
     """The stand-in for the current sources, made unless an earlier call made it."""
-    made = folder / _version(stand_in) / Path(stand_in.shown_as).name
+    version = _version(stand_in)
+    made = folder / version / Path(stand_in.shown_as).name
     if not made.exists():
-        _publish(folder, _version(stand_in), lambda target: (target.mkdir(), stand_in.write(target / made.name)))
+        _publish(folder, version, lambda target: (target.mkdir(), stand_in.write(target / made.name)))
     return made
 
 
