@@ -10,7 +10,7 @@ TF_EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cp
 setup:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[$(TF_EXTRA),dev]"
+	$(BIN)/pip install --quiet -e ./student -e ".[$(TF_EXTRA),dev]"
 	$(BIN)/autograder data fetch $(if $(COURSE_DATA_MIRROR),--mirror $(COURSE_DATA_MIRROR))
 
 demo:

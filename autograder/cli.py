@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from . import api, reports
-from .errors import AutograderError
+from .errors import CourseKitError
 
 
 def main(argv=None) -> int:
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     command = arguments.pop("command")
     try:
         return COMMANDS[command](**arguments)
-    except AutograderError as error:
+    except CourseKitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

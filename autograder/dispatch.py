@@ -25,7 +25,8 @@ from pathlib import Path, PurePosixPath
 from traitlets import List
 from traitlets.config import Configurable
 
-from . import exports
+from coursekit.evidence import EXPORTS
+
 from .errors import CourseError
 from .sandbox import Limits, missing_protections, require_protections
 
@@ -78,7 +79,7 @@ def execute_submission(student: str, runs: dict[str, dict[str, bytes]], limits: 
             folder, log = Path(scratch) / name, Path(scratch) / f"{name}.log"
             write_files(folder, files)
             execution = execute_run(folder, name, limits, log)
-            execution.files = collect_files(folder, [EXECUTED, exports.FOLDER])
+            execution.files = collect_files(folder, [EXECUTED, EXPORTS])
             execution.log = _tail(log)
             executions[name] = execution
     return executions

@@ -3,7 +3,6 @@
 import copy
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import re
@@ -14,11 +13,14 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Dict, Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode
 
-from . import data, exports
+from coursekit.evidence import EXPORTS
+
+from . import data, exports, runner
 from .dispatch import Execution, worker_name, write_files
 from .execution import available_device
+from .judges.registry import hand_out, judges_of, kept_inputs
 from .sandbox import Limits, require_protections, run_in_sandbox
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
@@ -76,6 +78,9 @@ class SandboxedExecute(NbGraderPreprocessor):
     graded cell that did not run gets an error output saying why (nbgrader would give an
     output-less cell full marks).
 
+    Each run gets hidden inputs of its own for the assignment's judges (`judges.hand_out`), in the
+    run folder, and the grader keeps its copy beside it (`hidden_inputs_path`).
+
     With `prepare_only` it writes the notebook into its run folder and stops there; the grading
     pipeline has a worker (`autograder.dispatch`) execute it and stores the execution beside the
     folder, which the next autograde of the same notebook takes instead of running it again."""
@@ -96,12 +101,13 @@ class SandboxedExecute(NbGraderPreprocessor):
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
         runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
         folder, sent, course_files = runs / name, copy.deepcopy(nb), Path(resources["metadata"]["path"])
+        assignment = resources["nbgrader"]["assignment"]
         if self.prepare_only:
-            prepare_run(folder, name, sent, course_files)
+            prepare_run(folder, name, sent, course_files, assignment)
             return nb, resources
         execution = take_execution(folder, name, sent)
         if execution is None:  # not run by a worker: run it here
-            prepare_run(folder, name, sent, course_files)
+            prepare_run(folder, name, sent, course_files, assignment)
             require_protections(self.allow_missing_limits)
             execution = execute_run(folder, name, limits, runs / f"{name}.log")
 
@@ -133,20 +139,28 @@ class SandboxedExecute(NbGraderPreprocessor):
         return nb, resources
 
 
-def prepare_run(folder: Path, name: str, sent, course_files: Path) -> None:
-    """A fresh run folder: the notebook to execute and the assignment's own files, never a notebook."""
-    shutil.rmtree(folder, ignore_errors=True)
+def prepare_run(folder: Path, name: str, sent, course_files: Path, assignment: str) -> None:
+    """A fresh run folder: the notebook to execute, the assignment's own files (never a notebook)
+    and hidden inputs drawn for this run, whose grader's copy is kept beside the folder."""
+    for stale in (folder, hidden_inputs_path(folder)):
+        shutil.rmtree(stale, ignore_errors=True)
     execution_path(folder).unlink(missing_ok=True)
     folder.mkdir(parents=True)
     for item in course_files.iterdir():
         if item.suffix != ".ipynb":
             (shutil.copytree if item.is_dir() else shutil.copy)(item, folder / item.name)
     (folder / f"{name}.ipynb").write_text(nbformat.writes(sent), encoding="utf-8")
+    hand_out(assignment, folder, hidden_inputs_path(folder))
+
+
+def hidden_inputs_path(run_folder) -> Path:
+    """The grader's copy of a run's hidden inputs: beside the run folder, where the notebook cannot write."""
+    return Path(f"{run_folder}.inputs")
 
 
 def execute_run(folder: Path, name: str, limits: Limits, log_path: Path) -> Execution:
     """Execute ``folder/<name>.ipynb`` in the sandbox under ``limits`` (writing EXECUTED there)."""
-    command = [sys.executable, "-m", "autograder.runner", f"{name}.ipynb", EXECUTED,
+    command = [sys.executable, runner.__file__, f"{name}.ipynb", EXECUTED,
                f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
     outcome = run_in_sandbox(command, folder, limits, log_path, data.grading_view())
     return Execution(outcome.exit_code, outcome.timed_out, outcome.memory_exceeded, outcome.process_limit_hit,
@@ -155,7 +169,7 @@ def execute_run(folder: Path, name: str, limits: Limits, log_path: Path) -> Exec
 
 def store_execution(folder: Path, name: str, execution: Execution) -> None:
     """Keep a worker's execution of the prepared ``folder/<name>.ipynb`` for `take_execution`."""
-    shutil.rmtree(folder / exports.FOLDER, ignore_errors=True)
+    shutil.rmtree(folder / EXPORTS, ignore_errors=True)
     (folder / EXECUTED).unlink(missing_ok=True)
     write_files(folder, execution.files)
     (folder.parent / f"{name}.log").write_bytes(execution.log)
@@ -210,54 +224,38 @@ def record_path(run_folder) -> Path:
 
 
 class TrustedRecheck(NbGraderPreprocessor):
-    """Judges graded cells in the grader's own process from the arrays their hidden tests
-    exported (`autograder.exports`), on data the kernel never sees. A cell that passed in the
-    kernel but fails here gets an error output first (no points); where the kernel had checked
-    the same thing (`rechecks`), the disagreement is also flagged in the report."""
-
-    rechecks = Dict(help="{assignment: {grade_id: 'module:function'}}: recomputations of what the hidden "
-                         "test checked in the kernel; each function takes the exported arrays and raises "
-                         "AssertionError when they fail. A disagreement is flagged").tag(config=True)
-    held_out_checks = Dict(help="{assignment: {grade_id: 'module:function'}}: like rechecks, for checks "
-                                "that need the held-out labels the kernel cannot read (`data.grading_view`); "
-                                "a failure is the test's failure, not a disagreement").tag(config=True)
+    """Judges graded cells in the grader's own process: each registered judge (`autograder.judges`)
+    takes the hidden inputs the grader drew for the run and the evidence the cell's collector
+    exported (`autograder.exports`). A cell that the judge fails gets the judge's diagnosis as its
+    first output (no points); a cell that passed in the kernel but left no evidence the judge can
+    read (errors swallowed, tests emptied, forged files) is also flagged."""
 
     def preprocess(self, nb, resources):
-        assignment = resources["nbgrader"]["assignment"]
-        rechecks = self.rechecks.get(assignment, {})
-        checks = {**self.held_out_checks.get(assignment, {}), **rechecks}
+        judges = judges_of(resources["nbgrader"]["assignment"])
         record = resources.get("autograder")
-        if not checks or record is None:
+        if not judges or record is None:
             return nb, resources
+        kept = hidden_inputs_path(record["run_folder"])
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id not in checks or any(o.output_type == "error" for o in cell.outputs):
+            judge = judges.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+            if judge is None or any(o.output_type == "error" for o in cell.outputs):
                 continue
             try:
-                verdict = run_judge(checks[grade_id], exports.load(Path(record["run_folder"]), grade_id))
-                if verdict:  # what a judge measured (a recomputation may return nothing)
+                verdict = judge.judge(kept_inputs(kept, judge), exports.load(Path(record["run_folder"]), judge.collector))
+                if verdict:  # what the judge measured (a comparison may return nothing)
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
-            except (AssertionError, exports.ExportError) as error:
-                if grade_id in rechecks:
-                    message = f"passed in the notebook, but the grader's own recomputation disagrees: {error}"
-                    record["flags"].append(f"{grade_id}: {message}")
-                else:
-                    message = f"the grader's measurement on held-out data: {error}"
-                # First: nbgrader scores a cell by its first error or result output.
-                cell.outputs.insert(0, nbformat.v4.new_output("error", ename="RecheckFailed", evalue=message,
-                                                              traceback=[f"RecheckFailed: {message}"]))
+            except AssertionError as error:
+                where = "hidden inputs" if judge.draw else "held-out data"
+                _fail_first(cell, f"the grader's judge, on {where}: {error}")
+            except exports.ExportError as error:
+                message = f"passed in the notebook, but the grader cannot judge it: {error}"
+                record["flags"].append(f"{judge.grade_id}: {message}")
+                _fail_first(cell, message)
         write_record(record)
         return nb, resources
 
 
-def run_judge(dotted: str, arrays: dict):
-    """What the judge ``module:function`` says of the exported arrays. They come from the student's
-    kernel, so any error judging them (a missing or misshapen array) fails the check."""
-    module, _, name = dotted.partition(":")
-    judge = getattr(importlib.import_module(module), name)
-    try:
-        return judge(arrays)
-    except AssertionError:
-        raise
-    except Exception as error:
-        raise exports.ExportError(f"the exported arrays cannot be judged ({type(error).__name__}: {error})") from error
+def _fail_first(cell, message: str) -> None:
+    """An error output before the others: nbgrader scores a cell by its first error or result output."""
+    cell.outputs.insert(0, nbformat.v4.new_output("error", ename="JudgeFailed", evalue=message,
+                                                  traceback=[f"JudgeFailed: {message}"]))

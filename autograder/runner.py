@@ -1,6 +1,7 @@
-"""Executes one notebook inside the sandbox: ``python -m autograder.runner NOTEBOOK OUTPUT``.
+"""Executes one notebook inside the sandbox: ``python runner.py NOTEBOOK OUTPUT``.
 
-It runs with the student's rights, so nothing it writes is trusted: the grader takes only the
+The sandbox shows this one file of the grader (it imports nothing of the grader's). It runs with
+the student's rights, so nothing it writes is trusted: the grader takes only the
 outputs from OUTPUT and checks that the cells are the ones it sent. It saves OUTPUT after every
 cell, so a run killed at the wall-clock or memory limit still shows which cells ran.
 """

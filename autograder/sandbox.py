@@ -3,8 +3,8 @@
 Each run gets its own cgroup (v1 memory and pids controllers: the kernel dies alone when it
 exceeds the memory limit, and a fork bomb stops at the process limit), a bubblewrap sandbox (no
 network, its own process namespace so no daemon outlives it, and a file system that shows only
-the Python install, the `autograder` package, the course data less its held-out labels
-(`data.grading_view`) and the run's own folder),
+the Python install, the students' `coursekit` package and the notebook runner, never the grader's
+code, the course data less its held-out answers (`data.grading_view`) and the run's own folder),
 an unprivileged user (uid 65534) and a file-size rlimit (no output floods the disk). The
 whole run has a wall-clock limit; `autograder.runner` adds the per-cell limit inside.
 """
@@ -21,9 +21,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import coursekit
+
 import autograder
 
-from .data.store import data_dir
+from . import runner
+from .data import data_dir
 from .errors import CourseError
 from .execution import ProcessOutcome, grading_environment, run_limited
 
@@ -119,8 +122,9 @@ def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
             arguments += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             arguments += ["--ro-bind", top, top]
-    package = Path(autograder.__file__).resolve().parent
-    readable = {path.resolve(): path.resolve() for path in (Path(sys.prefix), Path(sys.base_prefix), package)}
+    student_package = Path(coursekit.__file__).resolve().parent
+    readable = {path.resolve(): path.resolve() for path in (Path(sys.prefix), Path(sys.base_prefix), student_package,
+                                                            Path(runner.__file__))}
     root = data_dir().resolve()
     readable.update({root / relpath: source.resolve() for relpath, source in data_view.items()})
     created = set()
@@ -133,10 +137,19 @@ def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
                 arguments += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
         arguments += ["--ro-bind", str(source), str(target)]
+    for hidden in grader_inside(readable):
+        arguments += ["--tmpfs", str(hidden)]
     arguments += ["--bind", str(folder), SANDBOX_FOLDER, "--chdir", SANDBOX_FOLDER, "--",
                   "setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
                   "--no-new-privs"]
     return arguments
+
+
+def grader_inside(readable) -> list[Path]:
+    """The grader's package where it lies inside a folder the sandbox shows (installed into the
+    Python environment rather than from a checkout): hidden under an empty folder."""
+    grader = Path(autograder.__file__).resolve().parent
+    return [grader] if any(grader.is_relative_to(folder) for folder in readable if folder.is_dir()) else []
 
 
 def gpu_devices(visible: str | None = None) -> list[str]:

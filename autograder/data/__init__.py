@@ -1,37 +1,23 @@
-"""Course datasets: the data folder (fetch, verify) and one loader per dataset."""
+"""The grader's course data: the full data folder (fetch, verify against `MANIFEST`), the students'
+data made from it without the held-out answers (`student_data`, `grading_view`), and the loaders
+of `coursekit.data`, which read the held-out answers here because this folder has them."""
 
-from .loaders import (
-    AMES_HELD_OUT_PERCENT,
-    AMES_MAX_LIVING_AREA,
-    ENRON_HELD_OUT_PERCENT,
-    FASHION_MNIST_CLASSES,
-    FLOWER_CLASSES,
-    FLOWERS_HELD_OUT_PERCENT,
-    SHAKESPEARE_HELD_OUT_PERCENT,
-    flower_photos_dir,
-    load_ames,
-    load_california_housing,
-    load_enron_spam,
-    load_fashion_mnist,
-    load_flower_photos,
-    load_imdb_reviews,
-    load_imdb_word_index,
-    load_kaggle_house_prices,
-    load_mnist,
-    load_mobilenet_v2_base,
-    load_shakespeare,
-    mobilenet_v2_weights_path,
-    read_idx,
-)
-from .manifest import MANIFEST, DataFile
-from .store import FetchResult, data_dir, data_path, fetch, labels_withheld, verify
-from .view import grading_view
+from coursekit.data import *  # noqa: F403 (the loaders are the students')
+from coursekit.data import __all__ as _loaders
+from coursekit.data import store as _store
 
-__all__ = [
-    "AMES_HELD_OUT_PERCENT", "AMES_MAX_LIVING_AREA", "ENRON_HELD_OUT_PERCENT", "FASHION_MNIST_CLASSES", "FLOWER_CLASSES", "FLOWERS_HELD_OUT_PERCENT", "SHAKESPEARE_HELD_OUT_PERCENT",
-    "MANIFEST", "DataFile", "FetchResult",
-    "data_dir", "data_path", "fetch", "verify", "read_idx", "labels_withheld", "grading_view",
-    "load_mnist", "load_fashion_mnist", "load_imdb_reviews", "load_imdb_word_index",
-    "load_shakespeare", "load_enron_spam", "load_ames", "load_california_housing",
-    "load_kaggle_house_prices", "flower_photos_dir", "load_flower_photos", "mobilenet_v2_weights_path", "load_mobilenet_v2_base",
-]
+from .manifest import MANIFEST
+from .view import grading_view, student_data, student_manifest
+
+__all__ = [name for name in _loaders if name not in ("fetch", "verify", "STUDENT_MANIFEST")] + [
+    "MANIFEST", "fetch", "verify", "grading_view", "student_data", "student_manifest"]
+
+
+def fetch(mirror: str | None = None, manifest=MANIFEST):
+    """Fill the data folder with every file of the full course data (see `coursekit.data.fetch`)."""
+    return _store.fetch(mirror, manifest)
+
+
+def verify(manifest=MANIFEST):
+    """Check every file of the full course data (see `coursekit.data.verify`)."""
+    return _store.verify(manifest)

@@ -1,32 +1,16 @@
-"""Every file of the course data, with its sha256 and public download address.
+"""Every file of the course data, with its sha256 and public download address: what the grader
+holds (students get these less the held-out answers, `view.student_data`).
 
 ``url`` is None where the course copy is not byte-identical to any public download (a repack, a
 subset or a rebuild; see the provenance in the data folder's README.md): such files come only
 from a course mirror (`autograder data fetch --mirror DIR_OR_URL`).
 """
 
-from dataclasses import dataclass
+from coursekit.data.manifest import DataFile
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 _KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 _GITHUB = "https://raw.githubusercontent.com/"
-
-
-@dataclass(frozen=True)
-class DataFile:
-    path: str
-    """Path inside the course data folder (and inside a mirror)."""
-    sha256: str
-    size: int
-    """Size in bytes, as in the data README (a reader's cross-check; sha256 is what fetch checks)."""
-    url: str | None
-    """Public download address of these exact bytes, or None (mirror only)."""
-
-    @property
-    def dataset(self) -> str:
-        """The dataset a file belongs to: its top folder."""
-        return self.path.split("/", 1)[0]
-
 
 MANIFEST = (
     DataFile("mnist/train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422, _MNIST + "train-images-idx3-ubyte.gz"),

@@ -1,4 +1,5 @@
-"""Assignment 2's checks: each accepts a correct object and names the likely mistake otherwise."""
+"""Assignment 2's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one."""
 
 import gzip
 import os
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
-from autograder.checks import dropout as checks
+from coursekit.checks import dropout as checks
+
+SEEDS = range(5)
 
 
 class InvertedDropout(layers.Layer):
@@ -58,82 +61,134 @@ class NoConfig(InvertedDropout):
         return layers.Layer.get_config(self)
 
 
-def test_a_correct_layer_passes():
+def test_a_correct_layer_passes_the_visible_checks_and_every_hidden_case(hidden_test):
     checks.check_dropout_in_training(InvertedDropout)
     checks.check_dropout_at_inference(InvertedDropout)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_dropout_in_training, InvertedDropout, seed=seed)
+        hidden_test(checks.hand_in_dropout_at_inference, InvertedDropout, seed=seed)
 
 
-def test_survivors_that_are_not_scaled_up_are_named():
+def test_survivors_that_are_not_scaled_up_are_named(both_fail):
     with pytest.raises(AssertionError, match=r"^with rate=0.25 surviving units were multiplied by 1; expected 1/\(1-rate\) = 1.333"):
         checks.check_dropout_in_training(NotRescaled)
+    both_fail(lambda: checks.check_dropout_in_training(NotRescaled), checks.hand_in_dropout_in_training, NotRescaled,
+              match=r"surviving units were multiplied by 1; expected 1/\(1-rate\)")
 
 
-def test_a_rate_used_as_keep_probability_is_named():
-    with pytest.raises(AssertionError, match=r"^with rate=0.25 the layer zeroed 7\d\.\d% of the units in training; expected 25%\. Is `rate` the probability of dropping \(not of keeping\) a unit\?$"):
+def test_a_rate_used_as_keep_probability_is_named(both_fail):
+    with pytest.raises(AssertionError, match=r"^with rate=0.25 the layer zeroed 7\d\.\d% of the units in training; expected 25\.0%\. Is `rate` the probability of dropping \(not of keeping\) a unit\?$"):
         checks.check_dropout_in_training(RateKeeps)
+    both_fail(lambda: checks.check_dropout_in_training(RateKeeps), checks.hand_in_dropout_in_training, RateKeeps,
+              match=r"Is `rate` the probability of dropping \(not of keeping\) a unit\?$")
 
 
-def test_a_mask_that_never_changes_is_named():
-    with pytest.raises(AssertionError, match="two training calls dropped exactly the same units: draw a new random mask"):
-        checks.check_dropout_in_training(FixedMask)
+def test_a_mask_that_never_changes_is_named(both_fail):
+    both_fail(lambda: checks.check_dropout_in_training(FixedMask), checks.hand_in_dropout_in_training, FixedMask,
+              match="two training calls dropped exactly the same units: draw a new random mask")
 
 
-def test_dropout_at_inference_is_named():
-    with pytest.raises(AssertionError, match="^with training=False the layer changed its inputs"):
-        checks.check_dropout_at_inference(AlwaysOn)
+def test_dropout_at_inference_is_named(both_fail):
+    both_fail(lambda: checks.check_dropout_at_inference(AlwaysOn), checks.hand_in_dropout_at_inference, AlwaysOn,
+              match="^with training=False the layer changed its inputs")
 
 
-def test_a_config_without_the_rate_is_named():
-    with pytest.raises(AssertionError, match=r"get_config\(\) returned .*; it must include 'rate'"):
-        checks.check_dropout_at_inference(NoConfig)
+def test_a_config_without_the_rate_is_named(both_fail):
+    both_fail(lambda: checks.check_dropout_at_inference(NoConfig), checks.hand_in_dropout_at_inference, NoConfig,
+              match=r"^get_config\(\) of a layer with rate=[\d.]+ does not include that 'rate'")
 
 
-def mlp(rate, output_activation="softmax", dropout=InvertedDropout):
+def test_an_unwritten_layer_says_so():
+    class Unwritten(InvertedDropout):
+        def call(self, inputs, training=None):
+            raise NotImplementedError()
+    with pytest.raises(AssertionError, match=r"is not written yet: replace `raise NotImplementedError\(\)`"):
+        checks.check_dropout_in_training(Unwritten)
+
+
+def mlp(units, rate, optimizer, output_activation="softmax", dropout=InvertedDropout, hidden=2):
     inputs = keras.Input((28, 28))
-    x = layers.Dense(16, activation="relu")(layers.Flatten()(inputs))
-    if rate:
-        x = dropout(rate)(x)
+    x = layers.Flatten()(inputs)
+    for _ in range(hidden):
+        x = layers.Dense(units, activation="relu")(x)
+        if rate:
+            x = dropout(rate)(x)
     model = keras.Model(inputs, layers.Dense(10, activation=output_activation)(x))
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def build_mlp(**mistake):
     """build_mlp(units, dropout_rate, optimizer) as the notebook asks, with ``mistake``."""
-    return lambda units, dropout_rate, optimizer: mlp(dropout_rate, **mistake)
+    return lambda units, dropout_rate, optimizer: mlp(units, dropout_rate, optimizer, **mistake)
 
 
-def test_a_correct_mlp_passes_with_and_without_dropout():
+def test_a_correct_mlp_passes_with_and_without_dropout(hidden_test):
     checks.check_mlp(build_mlp(), InvertedDropout)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_mlp, build_mlp(), InvertedDropout, seed=seed)
 
 
-def test_an_mlp_with_keras_dropout_is_told_to_use_its_own_layer():
-    with pytest.raises(AssertionError, match="^the model uses keras.layers.Dropout: use your own InvertedDropout layer$"):
-        checks.check_mlp(build_mlp(dropout=layers.Dropout), InvertedDropout)
+def test_an_mlp_with_keras_dropout_is_told_to_use_its_own_layer(both_fail):
+    both_fail(lambda: checks.check_mlp(build_mlp(dropout=layers.Dropout), InvertedDropout), checks.hand_in_mlp,
+              build_mlp(dropout=layers.Dropout), InvertedDropout,
+              match="^the model uses keras.layers.Dropout: use your own InvertedDropout layer$")
 
 
-def test_an_mlp_that_outputs_logits_is_named():
-    with pytest.raises(AssertionError, match="^the model's outputs are not probabilities: use activation='softmax'"):
-        checks.check_mlp(build_mlp(output_activation=None), InvertedDropout)
+def test_an_mlp_that_outputs_logits_is_named(both_fail):
+    both_fail(lambda: checks.check_mlp(build_mlp(output_activation=None), InvertedDropout), checks.hand_in_mlp,
+              build_mlp(output_activation=None), InvertedDropout,
+              match="^the model's outputs are not probabilities: use activation='softmax'")
+
+
+def test_an_mlp_that_ignores_its_optimizer_argument_is_named(both_fail):
+    def fixed_optimizer(units, dropout_rate, optimizer):
+        return mlp(units, dropout_rate, "adam")
+    both_fail(lambda: checks.check_mlp(fixed_optimizer, InvertedDropout), checks.hand_in_mlp, fixed_optimizer,
+              InvertedDropout, match=r"compiled the model with Adam: compile with the optimizer it is given")
+
+
+def test_an_mlp_with_one_hidden_layer_is_named(both_fail):
+    both_fail(lambda: checks.check_mlp(build_mlp(hidden=1), InvertedDropout), checks.hand_in_mlp, build_mlp(hidden=1),
+              InvertedDropout, match=r"has hidden Dense layers of \[\d+\] units; expected two of hidden_units=")
+
+
+def early_stopping(**settings):
+    return keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "restore_best_weights": True, **settings})
+
+
+def test_correct_early_stopping_passes(hidden_test):
+    checks.check_early_stopping(lambda patience: early_stopping(patience=patience), early_stopping(patience=3), 3)
+    hidden_test(checks.hand_in_early_stopping, lambda patience: early_stopping(patience=patience), early_stopping(patience=3))
 
 
 @pytest.mark.parametrize("settings, message", [
     (dict(monitor="loss"), "early stopping monitors 'loss': watch a validation metric"),
     (dict(restore_best_weights=False), "restore_best_weights is off: the model keeps the weights of its last epoch"),
     (dict(patience=0), "patience=0 stops at the first epoch without improvement"),
+    (dict(patience=1), r"make_early_stopping\(\d+\) waits 1 epochs: use the patience it is given"),
 ])
-def test_early_stopping_mistakes_are_named(settings, message):
-    callback = keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "patience": 3, "restore_best_weights": True, **settings})
-    with pytest.raises(AssertionError, match=message):
-        checks.check_early_stopping(callback)
+def test_early_stopping_mistakes_are_named(settings, message, both_fail):
+    def made(patience):
+        return early_stopping(**{"patience": patience, **settings})
+    both_fail(lambda: checks.check_early_stopping(made, made(3), 3), checks.hand_in_early_stopping, made, made(3),
+              match=message)
 
 
-def test_unscaled_pixels_are_named():
-    with pytest.raises(AssertionError, match="^scaled pixels run from 0 to 255; expected 0 to 1: divide by 255$"):
-        checks.check_scaling(lambda images: images.astype(np.float32))
+def test_unscaled_pixels_are_named(both_fail):
+    def unscaled(images):
+        return images.astype(np.float32)
+    both_fail(lambda: checks.check_scaling(unscaled), checks.hand_in_scaling, unscaled,
+              match="^scaled pixels run from 0 to 255; expected 0 to 1: divide by 255$")
 
 
-def test_test_accuracy_is_re_measured_on_the_test_images(data_folder):
+def test_scaled_pixels_pass_on_every_hidden_batch(hidden_test):
+    checks.check_scaling(lambda images: images.astype(np.float32) / 255)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_scaling, lambda images: images.astype(np.float32) / 255, seed=seed)
+
+
+def test_test_accuracy_is_re_measured_on_the_test_images(data_folder, hidden_test):
     images = np.zeros((20, 28, 28), np.uint8)
     labels = np.array([3] * 10 + [5] * 10, np.uint8)
     (data_folder / "mnist").mkdir()
@@ -143,6 +198,5 @@ def test_test_accuracy_is_re_measured_on_the_test_images(data_folder):
     always_three = keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
                                      layers.Dense(10, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(
                                          [0, 0, 0, 5, 0, 0, 0, 0, 0, 0]), activation="softmax")])
-    assert checks.accuracy_on_test_set(checks.classes_on_test_set(always_three)) == 0.5
-    with pytest.raises(AssertionError, match=r"^the model's accuracy on the MNIST test set is 50.00%; it must reach 97.6%"):
-        checks.check_test_accuracy(always_three)
+    with pytest.raises(AssertionError, match=r"^the model's accuracy on the MNIST test images is 50.00%; it must reach 97.6%"):
+        hidden_test(checks.hand_in_test_accuracy, always_three)

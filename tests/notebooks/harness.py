@@ -12,9 +12,9 @@ reference notebook runs once and each variant re-executes only what it changes:
   others, latest edit first, so that every cell before a variant's first edit still holds the
   reference's state when the variant starts.
 
-Graded cells are scored as the grader scores them: an error, or stderr output other than
-TensorFlow's own noise, gives 0 points, and so does a cell whose exported evidence the grader's
-judge (`c.TrustedRecheck` in nbgrader_config.py) fails, though it passed in the kernel.
+Graded cells are scored as the grader scores them: the kernel gets hidden inputs drawn for this
+run (`judges.hand_out`), an error or stderr output other than TensorFlow's own noise gives 0
+points, and so does a cell whose exported evidence the grader's judge (`autograder.judges`) fails.
 
 `AssignmentSuite` holds the slow tests every assignment gets; a test module subclasses it with
 its wrong solutions and a different correct one.
@@ -24,9 +24,11 @@ import contextlib
 import csv
 import hashlib
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,8 @@ from nbgrader.utils import determine_grade, is_grade
 from autograder import exports, pipeline
 from autograder.course import Course
 from autograder.execution import grading_environment
-from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE, run_judge
+from autograder.judges import hand_out, judges_of, kept_inputs
+from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,10 @@ class ReferenceKernel:
         # nbclient writes every executed cell back into the notebook it runs, so the reference
         # cells are kept apart from it.
         self.folder = notebook_path.parent
-        registry = Course.find(notebook_path).nbgrader_config().TrustedRecheck
-        self.judges = {**registry.held_out_checks.get(self.folder.name, {}), **registry.rechecks.get(self.folder.name, {})}
+        self.judges = judges_of(self.folder.name)
+        self.seed = secrets.randbits(32)
+        """The hidden inputs' seed, shown by a failing test."""
+        self.kept = Path(tempfile.mkdtemp(prefix="autograder-harness-inputs-"))
         self.verdicts = {}  # (grade_id, evidence digest) -> the grader's failure message, or None
         self.cells = nbformat.read(notebook_path, as_version=4).cells
         self.client = NotebookClient(nbformat.read(notebook_path, as_version=4), timeout=timeout_s,
@@ -66,10 +71,14 @@ class ReferenceKernel:
 
     @contextlib.contextmanager
     def running(self):
-        """Start the kernel and execute the reference notebook once."""
-        with self.client.setup_kernel(env=grading_environment()):
-            self.reference_scores = self._scores({i: self._execute(i) for i in self._code_cells(0)})
-            yield self
+        """Hand out hidden inputs, start the kernel and execute the reference notebook once."""
+        hand_out(self.folder.name, self.folder, self.kept, self.seed)
+        try:
+            with self.client.setup_kernel(env=grading_environment()):
+                self.reference_scores = self._scores({i: self._execute(i) for i in self._code_cells(0)})
+                yield self
+        finally:
+            shutil.rmtree(self.kept, ignore_errors=True)
 
     def score(self, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
         """Points per graded cell for each variant."""
@@ -126,8 +135,9 @@ class ReferenceKernel:
     def _grader_failure(self, grade_id: str) -> str | None:
         """What the grader's judge says against the cell's export (None: it passes). An export judged
         before, as after every variant that does not touch it, is not judged again."""
+        judge = self.judges[grade_id]
         try:
-            arrays = exports.load(self.folder, grade_id)
+            arrays = exports.load(self.folder, judge.collector)
         except exports.ExportError as error:
             return str(error)
         digest = hashlib.sha256(repr(sorted((name, array.dtype.str, array.shape) for name, array in arrays.items())).encode())
@@ -136,18 +146,19 @@ class ReferenceKernel:
         key = (grade_id, digest.hexdigest())
         if key not in self.verdicts:
             try:
-                run_judge(self.judges[grade_id], arrays)
+                judge.judge(kept_inputs(self.kept, judge), arrays)
                 self.verdicts[key] = None
             except (AssertionError, exports.ExportError) as error:
                 self.verdicts[key] = str(error)
         return self.verdicts[key]
 
 
-def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
-    """Points per graded cell of the reference notebook (as "reference") and of every variant."""
+def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> tuple[dict[str, dict[str, float]], int]:
+    """Points per graded cell of the reference notebook (as "reference") and of every variant, and
+    the seed of the hidden inputs they were graded on."""
     kernel = ReferenceKernel(notebook_path)
     with kernel.running():
-        return {"reference": kernel.reference_scores, **kernel.score(variants)}
+        return {"reference": kernel.reference_scores, **kernel.score(variants)}, kernel.seed
 
 
 def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[str]:
@@ -176,19 +187,23 @@ class AssignmentSuite:
         return dict(self.course.grade_cells(self.assignment))
 
     @pytest.fixture(scope="class")
-    def variant_scores(self):
+    def graded_variants(self):
         """The reference notebook runs once; each variant re-runs only what it changes."""
         variants = {**self.wrong_solutions, "different-but-correct": self.different_but_correct}
         return score_variants(self.course.source_dir / self.assignment / f"{self.assignment}.ipynb", variants)
 
-    def test_the_reference_solution_earns_full_marks(self, variant_scores):
-        assert variant_scores["reference"] == self.max_points
+    def test_the_reference_solution_earns_full_marks(self, graded_variants):
+        scores, seed = graded_variants
+        assert scores["reference"] == self.max_points, f"hidden inputs seed {seed}"
 
-    def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(self, variant_scores, wrong_solution):
-        assert lost_cells(variant_scores[wrong_solution], self.max_points) == self.wrong_solutions[wrong_solution].lost
+    def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(self, graded_variants, wrong_solution):
+        scores, seed = graded_variants
+        assert lost_cells(scores[wrong_solution], self.max_points) == self.wrong_solutions[wrong_solution].lost, (
+            f"hidden inputs seed {seed}")
 
-    def test_a_different_but_correct_solution_earns_full_marks(self, variant_scores):
-        assert variant_scores["different-but-correct"] == self.max_points
+    def test_a_different_but_correct_solution_earns_full_marks(self, graded_variants):
+        scores, seed = graded_variants
+        assert scores["different-but-correct"] == self.max_points, f"hidden inputs seed {seed}"
 
     def test_the_untouched_student_version_earns_nothing(self, tmp_path):
         """The committed student version, submitted unchanged and graded by `autograder grade`."""

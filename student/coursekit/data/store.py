@@ -1,11 +1,13 @@
 """The course data folder: where it is, filling it (fetch) and checking it (verify).
 
-The folder is ``$COURSE_DATA_DIR`` or ``~/course-data``. ``fetch`` copies each file of the
-manifest from a mirror (a folder, or an http(s) address laid out like the data folder) or, with no
-mirror, from the file's public download address, and keeps it only if its sha256 matches.
+The folder is ``$COURSE_DATA_DIR`` or ``~/course-data``. ``fetch`` copies each file of a
+manifest (by default the students' one, `manifest.STUDENT_MANIFEST`) from a mirror (a folder, or
+an http(s) address laid out like the data folder) or, with no mirror, from the file's public
+download address, and keeps it only if its sha256 matches.
 """
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetCorruptError, DatasetError, DatasetNotFoundError, DatasetUnavailableError
-from .manifest import MANIFEST, DataFile
+from .manifest import STUDENT_MANIFEST, WITHHELD_MARKER, DataFile
 
 DOWNLOAD_TIMEOUT_S = 60
 
@@ -24,20 +26,21 @@ def data_dir() -> Path:
     return Path(os.environ.get("COURSE_DATA_DIR") or Path.home() / "course-data").expanduser()
 
 
-WITHHELD_MARKER = "HELD-OUT-LABELS-WITHHELD"
-"""A file at the top of the grading sandbox's view of the data folder (`view.grading_view`)."""
-
-
 def labels_withheld() -> bool:
-    """True where held-out labels are withheld: inside the grading sandbox."""
+    """True where held-out answers are withheld: students' data folders and the grading sandbox."""
     return (data_dir() / WITHHELD_MARKER).exists()
+
+
+def fetch_command() -> str:
+    """The command that fills this machine's data folder: the grader's where it is installed."""
+    return "autograder data fetch" if importlib.util.find_spec("autograder") else "coursekit data fetch"
 
 
 def data_path(relpath: str) -> Path:
     """Absolute path of a course data file; DatasetNotFoundError if it is absent."""
     path = data_dir() / relpath
     if not path.exists():
-        raise DatasetNotFoundError(relpath, data_dir())
+        raise DatasetNotFoundError(relpath, data_dir(), fetch_command())
     return path
 
 
@@ -57,7 +60,7 @@ class FetchResult:
     """'present' (already there and intact), 'copied' (from a mirror folder) or 'downloaded'."""
 
 
-def fetch(mirror: str | None = None, manifest: tuple[DataFile, ...] = MANIFEST) -> list[FetchResult]:
+def fetch(mirror: str | None = None, manifest: tuple[DataFile, ...] = STUDENT_MANIFEST) -> list[FetchResult]:
     """Fill the data folder with every manifest file that is missing or corrupt.
 
     Every file is tried; files that could not be provided are named together in one
@@ -76,7 +79,7 @@ def fetch(mirror: str | None = None, manifest: tuple[DataFile, ...] = MANIFEST) 
     return results
 
 
-def verify(manifest: tuple[DataFile, ...] = MANIFEST) -> list[str]:
+def verify(manifest: tuple[DataFile, ...] = STUDENT_MANIFEST) -> list[str]:
     """Check every file's sha256; return the checked paths, or raise naming every bad file."""
     problems = []
     for entry in manifest:
@@ -93,7 +96,7 @@ def verify(manifest: tuple[DataFile, ...] = MANIFEST) -> list[str]:
 def _check(entry: DataFile, path: Path) -> None:
     actual = sha256_of(path)
     if actual != entry.sha256:
-        raise DatasetCorruptError(entry.path, entry.sha256, actual)
+        raise DatasetCorruptError(entry.path, entry.sha256, actual, fetch_command())
 
 
 PUBLIC_FILE_MODE = 0o644
@@ -131,7 +134,7 @@ def _copy_from_source(entry: DataFile, mirror: str | None, destination: Path) ->
     if url is None:
         raise DatasetUnavailableError(
             f"{entry.path!r} has no public download (the course copy is a repack or rebuild): "
-            "fetch it from a course mirror with `autograder data fetch --mirror DIR_OR_URL`")
+            f"fetch it from the course's mirror with `{fetch_command()} --mirror DIR_OR_URL`")
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(destination, "wb") as out:
             shutil.copyfileobj(response, out)

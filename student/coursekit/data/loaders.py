@@ -4,11 +4,13 @@ Held-out splits: where a dataset has an official test split (MNIST, Fashion-MNIS
 ``split="test"``. The Ames houses, the flower photos and the Enron emails have none, so the kit
 holds back a fixed 20% (chosen by a stable hash of the parcel id or file name, identical on every
 machine) as ``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%.
-Assignments hand students only ``split="train"`` and the checks re-measure models on
+Assignments train on ``split="train"`` and the hidden tests predict the inputs of
 ``split="test"``, whose order never follows the labels (held-out reviews, photos and emails come
-in the order of a hash of their file names). Graded notebooks see the data without the held-out
-answers (`view`): held-out labels are None there (NaN prices and labels in DataFrames), and the
-held-out Shakespeare text, which is its own answer, is not there at all.
+in the order of a hash of their file names). Students and graded notebooks have the data without
+the held-out answers (a data folder with the `WITHHELD_MARKER` file, made by the grader's
+``autograder/data/view.py``): held-out labels are None there (NaN prices and labels in
+DataFrames), and the held-out Shakespeare text, which is its own answer, is not there at all; only
+the grader, with the full data, reads the answers.
 """
 
 import gzip
@@ -64,7 +66,7 @@ def _load_idx_pair(folder: str, split: str) -> tuple[np.ndarray, np.ndarray | No
 
 def load_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """MNIST digits: images uint8 (60000, 28, 28) in 0..255 and labels uint8 (60000,) in 0..9;
-    10000 of each for ``split="test"`` (labels None in graded notebooks)."""
+    10000 of each for ``split="test"`` (None in students' data)."""
     return _load_idx_pair("mnist", split)
 
 
@@ -75,15 +77,15 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 IMDB_ARCHIVE = "imdb/aclImdb_v1.tar.gz"
 IMDB_HELD_OUT_FOLDER = "aclImdb/test/held-out"
-"""Where the grading view's archive keeps the test reviews, numbered in the loader's order, unlabelled."""
+"""Where the students' archive keeps the test reviews, numbered in the loader's order, unlabelled."""
 
 
 def load_imdb_reviews(split: str = "train") -> tuple[list[str], np.ndarray]:
     """Large Movie Review Dataset: 25000 review texts (str) and labels int64 (25000,), 1 = positive.
 
     Training reviews are in archive order (sorted by file name within neg/ then pos/); shuffle
-    before use. Test reviews come in a fixed order unrelated to their labels (None in graded
-    notebooks).
+    before use. Test reviews come in a fixed order unrelated to their labels (None in students'
+    data).
     """
     _check_split(split)
     if split == "test" and labels_withheld():
@@ -114,11 +116,11 @@ SHAKESPEARE_FILE = "tinyshakespeare/input.txt"
 
 def load_shakespeare(split: str = "train") -> str:
     """Tiny Shakespeare (1,115,394 characters, 65 distinct): its first 90% as one string
-    (1,003,855 characters), or for ``split="test"`` the last 10% (111,539), which graded notebooks
-    cannot read (DatasetWithheldError)."""
+    (1,003,855 characters), or for ``split="test"`` the last 10% (111,539), which students' data
+    lacks (DatasetWithheldError)."""
     _check_split(split)
     text = data_path(SHAKESPEARE_FILE).read_text(encoding="utf-8")
-    if labels_withheld():  # the grading view's file holds the training text alone
+    if labels_withheld():  # students' file holds the training text alone
         if split == "test":
             raise DatasetWithheldError("the held-out last 10% of Tiny Shakespeare")
         return text
@@ -144,7 +146,7 @@ def _hash_percent(key: str) -> int:
 
 ENRON_FILES = ("enron-spam/ham.txt.gz", "enron-spam/spam.txt.gz", "enron-spam/enron_index.tsv.gz")
 ENRON_HELD_OUT = "enron-spam/held-out.jsonl.gz"
-"""The grading view's file of held-out emails (text and mailbox, in the loader's order, unlabelled)."""
+"""The students' file of held-out emails (text and mailbox, in the loader's order, unlabelled)."""
 
 
 def load_enron_spam(split: str = "train") -> pd.DataFrame:
@@ -153,7 +155,7 @@ def load_enron_spam(split: str = "train") -> pd.DataFrame:
 
     ``split="train"`` has 27,078 emails (ham, then spam), ``split="test"`` the 6,637 held out by
     the kit (a fixed ~20% of every mailbox, chosen by a hash of the email's file name) in a fixed
-    order unrelated to their labels; in graded notebooks their ``label`` is NaN.
+    order unrelated to their labels; in students' data their ``label`` is NaN.
     """
     _check_split(split)
     if split == "test" and labels_withheld():
@@ -203,13 +205,13 @@ def load_ames(split: str = "train") -> pd.DataFrame:
 
     The five houses above 4000 sq ft of living area are removed, as the data's author
     recommends. ``split="train"`` has 2,352 rows, ``split="test"`` (held out by the kit) 573,
-    whose ``SalePrice`` is missing (NaN) in graded notebooks.
+    whose ``SalePrice`` is missing (NaN) in students' data.
     """
     _check_split(split)
     frame = pd.read_csv(data_path(AMES_FILE), sep="\t")
     frame = frame[frame["Gr Liv Area"] <= AMES_MAX_LIVING_AREA]
     frame = frame[ames_held_out_rows(frame) == (split == "test")].reset_index(drop=True)
-    if frame["SalePrice"].notna().all():  # the withheld prices make the column float in graded notebooks
+    if frame["SalePrice"].notna().all():  # the withheld prices make the column float in students' data
         frame["SalePrice"] = frame["SalePrice"].astype(np.int64)
     return frame
 
@@ -228,7 +230,7 @@ def load_kaggle_house_prices() -> pd.DataFrame:
 FLOWER_ARCHIVE = "flowers/flower_photos_subset.tgz"
 FLOWER_PHOTOS = "flowers/flower_photos"
 FLOWERS_HELD_OUT_FOLDER = "held-out"
-"""Where the grading view's photo folder keeps the held-out photos, numbered in the loader's order."""
+"""Where the students' photo folder keeps the held-out photos, numbered in the loader's order."""
 
 
 def _flower_held_out(file_names: list[str]) -> set[str]:
@@ -246,7 +248,7 @@ def load_flower_photos(split: str = "train") -> tuple[list[str], np.ndarray]:
     """
     _check_split(split)
     folder = flower_photos_dir()
-    if labels_withheld():  # the grading view's class folders hold the training photos alone
+    if labels_withheld():  # students' class folders hold the training photos alone
         if split == "test":
             return sorted(str(path) for path in (folder / FLOWERS_HELD_OUT_FOLDER).glob("*.jpg")), None
     photos = []
@@ -276,7 +278,7 @@ def load_mobilenet_v2_base(image_size: int = 160):
 
 def flower_photos_dir() -> Path:
     """Folder ``flower_photos/`` with 5 class folders of 200 JPEG photos each (CC-BY 2.0, see its
-    LICENSE.txt); extracted from the course archive on first use. (In graded notebooks the class
+    LICENSE.txt); extracted from the course archive on first use. (In students' data the class
     folders hold the training photos, and ``held-out/`` the others.)"""
     folder = data_dir() / FLOWER_PHOTOS
     if not (folder / "LICENSE.txt").exists():
