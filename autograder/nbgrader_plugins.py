@@ -245,8 +245,7 @@ class TrustedRecheck(NbGraderPreprocessor):
                 if verdict:  # what the judge measured (a comparison may return nothing)
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
             except AssertionError as error:
-                where = "hidden inputs" if judge.draw else "held-out data"
-                _fail_first(cell, f"the grader's judge, on {where}: {error}")
+                _fail_first(cell, str(error))
             except exports.ExportError as error:
                 message = f"passed in the notebook, but the grader cannot judge it: {error}"
                 record["flags"].append(f"{judge.grade_id}: {message}")
@@ -255,7 +254,11 @@ class TrustedRecheck(NbGraderPreprocessor):
         return nb, resources
 
 
+HIDDEN_TEST_FAILED = "HiddenTestFailed"
+"""ename of the error output that shows a judge's diagnosis."""
+
+
 def _fail_first(cell, message: str) -> None:
     """An error output before the others: nbgrader scores a cell by its first error or result output."""
-    cell.outputs.insert(0, nbformat.v4.new_output("error", ename="JudgeFailed", evalue=message,
-                                                  traceback=[f"JudgeFailed: {message}"]))
+    cell.outputs.insert(0, nbformat.v4.new_output("error", ename=HIDDEN_TEST_FAILED, evalue=message,
+                                                  traceback=[f"{HIDDEN_TEST_FAILED}: {message}"]))

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from autograder import data
-from autograder.data.manifest import DataFile
 from autograder.data.view import without_metadata
 from autograder.errors import DatasetError, DatasetNotFoundError, DatasetWithheldError
+from coursekit.data import store
+from coursekit.data.manifest import DataFile
 
 CONTENT = {"small/a.txt": b"alpha\n", "small/b.bin": bytes(range(256))}
 
@@ -112,13 +113,16 @@ def test_verify_names_every_missing_or_corrupt_file(data_folder):
     assert "'small/a.txt' has sha256" in message and "'small/b.bin' is not in the course data folder" in message
 
 
-def test_a_missing_file_error_names_the_file_and_the_fetch_command(data_folder):
+def test_a_missing_file_error_names_the_file_and_the_fetch_command(data_folder, monkeypatch):
     with pytest.raises(DatasetNotFoundError) as raised:
         data.load_shakespeare()
     assert str(raised.value) == (
         f"dataset file 'tinyshakespeare/input.txt' is not in the course data folder {data_folder}. "
-        "Fetch it with `autograder data fetch` (add `--mirror DIR` to copy from a local mirror), "
+        "Fetch it with `autograder data fetch` (add `--mirror DIR_OR_URL` to copy from the course's mirror), "
         "or point COURSE_DATA_DIR at a folder that holds it.")
+    monkeypatch.setattr(store.importlib.util, "find_spec", lambda name: None)  # a student's machine: no grader
+    with pytest.raises(DatasetNotFoundError, match=r"Fetch it with `coursekit data fetch` \(add `--mirror DIR_OR_URL`"):
+        data.load_shakespeare()
 
 
 def test_the_manifest_lists_each_file_of_the_shared_data_readme_once():
@@ -160,7 +164,7 @@ def test_ames_held_out_split_is_fixed_disjoint_and_drops_the_huge_houses(data_fo
     assert train.SalePrice.dtype == np.int64
 
 
-# --- the grading view: held-out labels withheld --------------------------------------------------
+# --- students' data and the grading view: held-out answers withheld --------------------------------------------------
 
 def test_graded_notebooks_see_the_test_images_but_not_their_labels(data_folder, inside_the_sandbox):
     write_files(data_folder, {f"{dataset}/{name}": idx_bytes(np.zeros((2, 28, 28) if "images" in name else 2))
@@ -326,7 +330,7 @@ def test_graded_notebooks_cannot_read_the_held_out_text(data_folder, inside_the_
     inside_the_sandbox()
     assert data.load_shakespeare("train") == train
     with pytest.raises(DatasetWithheldError, match=r"^the held-out last 10% of Tiny Shakespeare is withheld from "
-                                                   r"graded notebooks: the grader measures the model on it$"):
+                                                   r"students' notebooks: the grader measures the model on it$"):
         data.load_shakespeare("test")
 
 

@@ -1,8 +1,8 @@
-"""What the grader trusts: exported arrays and its own judgement of them, the ledger, and refusing
-to grade without limits."""
+"""What the grader trusts: exported arrays and its own judges' verdicts on them, the ledger, and
+refusing to grade without limits."""
 
-import importlib
 import os
+import sys
 
 import nbformat
 import numpy as np
@@ -11,77 +11,85 @@ import pytest
 from autograder import exports, sandbox
 from autograder.course import Course
 from autograder.errors import CourseError
+from autograder.judges import judge, judges_of
+from autograder.judges.registry import write_inputs
 from autograder.ledger import Ledger, fingerprint
-from autograder.nbgrader_plugins import TrustedRecheck
+from autograder.nbgrader_plugins import TrustedRecheck, hidden_inputs_path
 from autograder.results import CellScore, SubmissionResult
+from coursekit import evidence
+
+ASSIGNMENT = "hw"
+"""The assignment of this module's judge (a judges module names its assignment)."""
 
 
 def test_exported_arrays_come_back_as_plain_numbers(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exports.save("test_fit", weights=[1.5, -2.0], count=3)
-    arrays = exports.load(tmp_path, "test_fit")
+    evidence.save("hand_in_fit", {"weights": [1.5, -2.0], "count": 3})
+    arrays = exports.load(tmp_path, "hand_in_fit")
     assert arrays["weights"].tolist() == [1.5, -2.0] and arrays["count"] == 3
 
 
 def test_an_exported_object_array_is_refused_not_unpickled(tmp_path):
     (tmp_path / "exports").mkdir()
-    np.savez(tmp_path / "exports" / "test_fit.npz", weights=np.array([object()], dtype=object))
+    np.savez(tmp_path / "exports" / "hand_in_fit.npz", weights=np.array([object()], dtype=object))
     with pytest.raises(exports.ExportError, match="is not a NumPy archive of plain arrays"):
-        exports.load(tmp_path, "test_fit")
+        exports.load(tmp_path, "hand_in_fit")
 
 
 def test_an_export_that_is_a_symlink_to_a_grader_file_is_refused(tmp_path):
     (tmp_path / "secret.npz").write_bytes(b"grader only")
     (tmp_path / "exports").mkdir()
-    os.symlink(tmp_path / "secret.npz", tmp_path / "exports" / "test_fit.npz")
+    os.symlink(tmp_path / "secret.npz", tmp_path / "exports" / "hand_in_fit.npz")
     with pytest.raises(exports.ExportError, match="cannot be opened"):
-        exports.load(tmp_path, "test_fit")
+        exports.load(tmp_path, "hand_in_fit")
 
 
-def test_a_missing_export_names_the_cell(tmp_path):
-    with pytest.raises(exports.ExportError, match=r"^the notebook exported nothing for test_fit \(was the test cell changed\?\)$"):
-        exports.load(tmp_path, "test_fit")
+def test_a_missing_export_names_the_collector(tmp_path):
+    with pytest.raises(exports.ExportError, match=r"^the notebook exported nothing for hand_in_fit \(was the test cell changed\?\)$"):
+        exports.load(tmp_path, "hand_in_fit")
 
 
-def judge_mean(arrays) -> str:
-    if not arrays["mean"] < 1:  # (pytest would add its own explanation to an assert here)
-        raise AssertionError(f"mean {float(arrays['mean'])} is not below 1")
+@judge("test_mean", "hand_in_mean", draw=lambda rng: {"limit": 1.0})
+def judge_mean(inputs, arrays) -> str:
+    if not arrays["mean"] < inputs["limit"]:  # (pytest would add its own explanation to an assert here)
+        raise AssertionError(f"mean {float(arrays['mean'])} is not below {float(inputs['limit'])}")
     return "mean below 1"
 
 
-def rechecked(tmp_path, mean: float, registry: str):
-    """One graded cell that passed in the kernel and exported ``mean``, after TrustedRecheck."""
+def judged(tmp_path, mean: float | None):
+    """One graded cell that passed in the kernel and exported ``mean`` (None: exported nothing), after TrustedRecheck."""
     folder = tmp_path / "run"
     folder.mkdir()
-    monkeypatch = pytest.MonkeyPatch()
-    with monkeypatch.context() as patch:
-        patch.chdir(folder)
-        exports.save("test_mean", mean=mean)
+    write_inputs(judges_of(ASSIGNMENT)["test_mean"], {"limit": np.asarray(1.0)}, [hidden_inputs_path(folder)])
+    if mean is not None:
+        with pytest.MonkeyPatch().context() as patch:
+            patch.chdir(folder)
+            evidence.save("hand_in_mean", {"mean": mean})
     cell = nbformat.v4.new_code_cell("check(mean)", metadata={"nbgrader": {"grade": True, "grade_id": "test_mean"}})
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="passed\n")]
     record = {"run_folder": str(folder), "flags": []}
-    step = TrustedRecheck(**{registry: {"hw": {"test_mean": f"{__name__}:judge_mean"}}})
-    step.preprocess(nbformat.v4.new_notebook(cells=[cell]), {"nbgrader": {"assignment": "hw"}, "autograder": record})
+    TrustedRecheck().preprocess(nbformat.v4.new_notebook(cells=[cell]), {"nbgrader": {"assignment": ASSIGNMENT},
+                                                                          "autograder": record})
     return cell.outputs, record["flags"]
 
 
-def test_a_held_out_check_the_grader_fails_costs_the_points_with_its_reason_but_is_no_disagreement(tmp_path):
-    outputs, flags = rechecked(tmp_path, 3.0, "held_out_checks")
+def test_a_cell_its_judge_fails_costs_the_points_with_the_diagnosis_first_and_no_flag(tmp_path):
+    outputs, flags = judged(tmp_path, 3.0)
     assert outputs[0].output_type == "error", "nbgrader scores a cell by its first error or result output"
-    assert outputs[0].evalue == "the grader's measurement on held-out data: mean 3.0 is not below 1"
+    assert (outputs[0].ename, outputs[0].evalue) == ("HiddenTestFailed", "mean 3.0 is not below 1.0")
     assert flags == []
 
 
-def test_a_held_out_check_the_grader_passes_shows_what_it_measured(tmp_path):
-    outputs, flags = rechecked(tmp_path, 0.5, "held_out_checks")
+def test_a_cell_its_judge_passes_shows_what_it_measured(tmp_path):
+    outputs, flags = judged(tmp_path, 0.5)
     assert [output.get("text") for output in outputs] == ["passed\n", "Grader: mean below 1\n"] and flags == []
 
 
-def test_a_recomputation_that_disagrees_with_the_kernel_is_flagged(tmp_path):
-    outputs, flags = rechecked(tmp_path, 3.0, "rechecks")
-    assert outputs[0].ename == "RecheckFailed"
-    assert flags == ["test_mean: passed in the notebook, but the grader's own recomputation disagrees: "
-                     "mean 3.0 is not below 1"]
+def test_a_cell_that_passed_in_the_kernel_but_left_no_evidence_is_flagged(tmp_path):
+    outputs, flags = judged(tmp_path, None)
+    assert outputs[0].ename == "HiddenTestFailed"
+    assert flags == ["test_mean: passed in the notebook, but the grader cannot judge it: the notebook exported "
+                     "nothing for hand_in_mean (was the test cell changed?)"]
 
 
 def test_grading_is_refused_without_limits_unless_the_instructor_allows_it(monkeypatch):
@@ -109,17 +117,18 @@ def test_the_ledger_survives_a_line_cut_short_and_regrades_a_changed_submission(
     assert reopened.result("ann", fingerprint(submission)) is None
 
 
-def test_the_grader_judges_every_graded_cell_of_every_assignment_once_with_a_judge_that_exists():
+def test_every_graded_cell_of_every_assignment_has_one_judge_of_a_collector_of_its_checks_module():
     course = Course.find(__file__)
-    config = course.nbgrader_config().TrustedRecheck
     for assignment in course.assignments():
-        rechecks, held_out = config.rechecks.get(assignment, {}), config.held_out_checks.get(assignment, {})
-        assert not set(rechecks) & set(held_out), f"{assignment}: a cell is registered as both"
-        assert sorted({**rechecks, **held_out}) == sorted(dict(course.grade_cells(assignment))), (
-            f"{assignment}: the registered cells are not its graded cells")
-        for dotted in {**rechecks, **held_out}.values():
-            module, _, name = dotted.partition(":")
-            assert callable(getattr(importlib.import_module(module), name)), dotted
+        judges = judges_of(assignment)
+        assert sorted(judges) == sorted(dict(course.grade_cells(assignment))), (
+            f"{assignment}: the judged cells are not its graded cells")
+        [checks] = {sys.modules[judge.verdict.__module__].checks for judge in judges.values()}
+        assert checks.ASSIGNMENT == assignment
+        for judge in judges.values():
+            collector = getattr(checks, judge.collector)
+            assert collector.__wrapped__.__name__ == judge.collector, f"{assignment}: {judge.collector} is no collector"
+        assert len({judge.collector for judge in judges.values()}) == len(judges), f"{assignment}: a collector judged twice"
 
 
 def test_a_notebook_sees_only_the_gpus_its_worker_owns(monkeypatch):

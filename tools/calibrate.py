@@ -1,10 +1,11 @@
 """Calibrate an assignment's thresholds: run its reference notebook on several seeds and print
-what the hidden checks measured (autograder.checks.MEASUREMENTS), per seed and worst case.
+what the judges measured (autograder.judges.MEASUREMENTS), per seed and worst case.
 
     .venv/bin/python tools/calibrate.py 01 --seeds 0 1 2 3 4
 
-The notebook's `SEED = ...` line is replaced for each run. Paste the printed table next to the
-threshold in autograder/checks/.
+The notebook's `SEED = ...` line is replaced for each run; outside a grading run its hidden tests
+draw their inputs and run the judges in the kernel (`coursekit.evidence.collector`). Paste the
+printed table next to the threshold in student/coursekit/checks/.
 """
 
 import argparse
@@ -17,7 +18,7 @@ import nbformat
 
 from autograder.course import Course
 
-REPORT_CELL = "import json as _json\nfrom autograder.checks import MEASUREMENTS as _m\nprint(_json.dumps(_m))"
+REPORT_CELL = "import json as _json\nfrom autograder.judges import MEASUREMENTS as _m\nprint(_json.dumps(_m))"
 
 
 def measure(notebook_path, seed: int) -> dict[str, float]:

@@ -5,6 +5,6 @@ collector exported, with the reference code and the held-out answers students ne
 
 from .registry import JUDGES, MEASUREMENTS, Judge, hand_out, in_kernel, judge, judges_of, kept_inputs, record
 
-from . import dropout, regression  # noqa: E402,F401  (registers the judges of each assignment)
+from . import contrastive, dropout, embeddings, federated, language_model, regression, transfer  # noqa: E402,F401  (registers the judges of each assignment)
 
 __all__ = ["JUDGES", "MEASUREMENTS", "Judge", "hand_out", "in_kernel", "judge", "judges_of", "kept_inputs", "record"]

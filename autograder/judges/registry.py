@@ -62,13 +62,14 @@ JUDGES: dict[str, dict[str, Judge]] = {}
 
 def judge(grade_id: str, collector, draw: Callable | None = None):
     """Register the decorated ``verdict(inputs, evidence)`` as the judge of ``grade_id`` in the
-    assignment its module names (``ASSIGNMENT``), judging the evidence of ``collector``."""
+    assignment its module names (``ASSIGNMENT``), judging the evidence of ``collector`` (a
+    `coursekit.evidence.collector`, or the name a hidden test saves its evidence under)."""
     def register(verdict):
         assignment = sys.modules[verdict.__module__].ASSIGNMENT
         judges = JUDGES.setdefault(assignment, {})
         if grade_id in judges:
             raise ValueError(f"{assignment}: {grade_id} has two judges ({judges[grade_id].verdict.__name__}, {verdict.__name__})")
-        judges[grade_id] = Judge(grade_id, collector.__name__, verdict, draw)
+        judges[grade_id] = Judge(grade_id, collector if isinstance(collector, str) else collector.__name__, verdict, draw)
         return verdict
     return register
 
@@ -84,14 +85,20 @@ def hand_out(assignment: str, folder: Path, kept: Path, seed: int | None = None)
     fresh secret one, returned): into ``folder/inputs/`` for the notebook, and the grader's own copy
     into ``kept``, which the notebook cannot change."""
     seed = secrets.randbits(64) if seed is None else seed
-    for target in (folder / evidence_files.INPUTS, kept):
-        target.mkdir(parents=True, exist_ok=True)
     for index, judge_ in enumerate(sorted(judges_of(assignment).values(), key=lambda judge_: judge_.grade_id)):
-        inputs = judge_.draw(np.random.default_rng([seed, index])) if judge_.draw else {}
-        arrays = {name: np.asarray(value) for name, value in inputs.items()}
-        for target in (folder / evidence_files.INPUTS, kept):
-            np.savez(target / f"{judge_.collector}.npz", **arrays)
+        write_inputs(judge_, drawn_inputs(judge_, np.random.default_rng([seed, index])), [folder / evidence_files.INPUTS, kept])
     return seed
+
+
+def drawn_inputs(judge_: Judge, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``judge_``'s hidden inputs from ``rng``, as plain arrays (none for a judge of held-out data)."""
+    return evidence_files.as_arrays(judge_.draw(rng) if judge_.draw else {})
+
+
+def write_inputs(judge_: Judge, inputs: dict, folders) -> None:
+    for folder in folders:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        np.savez(Path(folder) / f"{judge_.collector}.npz", **inputs)
 
 
 def kept_inputs(kept: Path, judge_: Judge) -> dict[str, np.ndarray]:
@@ -103,6 +110,5 @@ def in_kernel(assignment: str, collector: str):
     """For a collector outside a grading run (an instructor's own kernel, with the full data): inputs
     drawn now and the judge's verdict on the evidence, shown in the cell."""
     [judge_] = [j for j in judges_of(assignment).values() if j.collector == collector]
-    inputs = judge_.draw(np.random.default_rng()) if judge_.draw else {}
-    inputs = {name: np.asarray(value) for name, value in inputs.items()}
+    inputs = drawn_inputs(judge_, np.random.default_rng())
     return inputs, lambda evidence: judge_.judge(inputs, evidence)

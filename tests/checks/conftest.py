@@ -3,8 +3,12 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from autograder import exports
-from autograder.judges import hand_out, judges_of, kept_inputs
+from autograder.judges import judges_of
+from autograder.judges.registry import drawn_inputs, write_inputs
+from coursekit.evidence import INPUTS
 
 
 @pytest.fixture(autouse=True)
@@ -15,17 +19,18 @@ def in_a_scratch_folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def hidden_test(tmp_path):
+def hidden_test():
     """``hidden_test(collector, *student_objects, seed=0)``: a hidden test as grading runs it. The
-    grader hands out hidden inputs drawn from ``seed``, the collector runs the student's objects on
-    them and exports the evidence, and the judge returns its verdict or raises AssertionError."""
+    grader hands out the collector's hidden inputs drawn from ``seed``, the collector runs the
+    student's objects on them and exports the evidence, and the judge returns its verdict or raises
+    AssertionError."""
     def run(collector, *student_objects, seed: int = 0):
         assignment = sys.modules[collector.__module__].ASSIGNMENT
         [judge] = [judge for judge in judges_of(assignment).values() if judge.collector == collector.__name__]
-        kept = tmp_path / f"kept-{seed}"
-        hand_out(assignment, Path.cwd(), kept, seed)
+        inputs = drawn_inputs(judge, np.random.default_rng(seed))
+        write_inputs(judge, inputs, [Path.cwd() / INPUTS])
         collector(*student_objects)
-        return judge.judge(kept_inputs(kept, judge), exports.load(Path.cwd(), judge.collector))
+        return judge.judge(inputs, exports.load(Path.cwd(), judge.collector))
     return run
 
 

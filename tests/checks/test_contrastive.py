@@ -1,4 +1,5 @@
-"""Assignment 7's checks: each accepts a correct solution and names the likely mistake otherwise."""
+"""Assignment 7's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one."""
 
 import os
 
@@ -10,8 +11,9 @@ import pytest
 import tensorflow as tf
 from keras import layers, ops
 
-from autograder.checks import MEASUREMENTS
-from autograder.checks import contrastive as checks
+from autograder.judges import MEASUREMENTS
+from autograder.judges import contrastive as judges
+from coursekit.checks import contrastive as checks
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +34,9 @@ def shift_whole_batch(images, training=False):
     return tf.roll(images, shift=int(np.random.randint(1, 5)), axis=2)
 
 
-def test_augmentation_accepts_random_views_in_range():
+def test_augmentation_accepts_random_views_in_range(hidden_test):
     checks.check_augmentation(augmentation())
+    hidden_test(checks.hand_in_augmentation, augmentation())
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -44,9 +47,8 @@ def test_augmentation_accepts_random_views_in_range():
     (keras.Sequential([layers.RandomCrop(24, 24)]), r"augmenting a batch of shape \(64, 28, 28, 1\) gave shape "
                                                     r"\(64, 24, 24, 1\): a view keeps the image's shape"),
 ])
-def test_augmentation_mistakes_are_named(mistake, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_augmentation(mistake)
+def test_augmentation_mistakes_are_named(mistake, message, both_fail):
+    both_fail(lambda: checks.check_augmentation(mistake), checks.hand_in_augmentation, mistake, match=message)
 
 
 def nt_xent(z1, z2, temperature, normalise=True, divide=True, mask_self=True, both_views=True, mean=True,
@@ -68,8 +70,16 @@ def nt_xent(z1, z2, temperature, normalise=True, divide=True, mask_self=True, bo
     return ops.mean(losses) if mean else ops.sum(losses)
 
 
-def test_nt_xent_accepts_the_simclr_loss():
+def test_nt_xent_accepts_the_simclr_loss(hidden_test):
     checks.check_nt_xent_loss(nt_xent)
+    for seed in range(4):
+        hidden_test(checks.hand_in_nt_xent_loss, nt_xent, seed=seed)
+
+
+def test_the_written_out_public_values_are_the_reference_s():
+    z1, z2, temperature = checks._public_pair()
+    assert float(judges.reference_nt_xent(z1, z2, temperature)) == pytest.approx(checks._PUBLIC_LOSS, rel=1e-5)
+    assert judges.mistaken_values(z1, z2, temperature) == pytest.approx(checks._PUBLIC_MISTAKES, rel=1e-5)
 
 
 @pytest.mark.parametrize("switch, message", [
@@ -80,10 +90,19 @@ def test_nt_xent_accepts_the_simclr_loss():
     ({"mean": False}, r"the anchors' losses are summed: take their mean"),
     ({"other_view_only": True}, r"the negatives come from the other view only \(CLIP style\)"),
 ])
-def test_nt_xent_mistakes_are_named(switch, message):
-    with pytest.raises(AssertionError, match=r"nt_xent_loss gave [\d.]+ on a hidden batch of 8 pairs at "
-                                             r"temperature 0\.1, expected [\d.]+: " + message):
-        checks.check_nt_xent_loss(lambda z1, z2, temperature: nt_xent(z1, z2, temperature, **switch))
+def test_nt_xent_mistakes_are_named(switch, message, both_fail):
+    def mistaken(z1, z2, temperature):
+        return nt_xent(z1, z2, temperature, **switch)
+    both_fail(lambda: checks.check_nt_xent_loss(mistaken), checks.hand_in_nt_xent_loss, mistaken,
+              match=r"^nt_xent_loss gave [\d.]+ on a batch of \d+ pairs at temperature [\d.]+, expected [\d.]+: " + message)
+
+
+def test_nt_xent_that_answers_the_public_pair_from_the_written_out_value_fails_on_hidden_pairs(hidden_test):
+    def memorised(z1, z2, temperature):
+        return ops.convert_to_tensor(checks._PUBLIC_LOSS) + 0.0 * ops.sum(z1 * z2) if temperature == 0.2 else nt_xent(
+            z1, z2, temperature, normalise=False)
+    with pytest.raises(AssertionError, match=r"^nt_xent_loss gave"):
+        hidden_test(checks.hand_in_nt_xent_loss, memorised)
 
 
 def test_nt_xent_in_numpy_has_no_gradients():
@@ -92,6 +111,8 @@ def test_nt_xent_in_numpy_has_no_gradients():
 
     with pytest.raises(AssertionError, match=r"not differentiable with respect to the projections"):
         checks.check_nt_xent_loss(numpy_loss)
+    with pytest.raises(AssertionError, match=r"not differentiable with respect to the projections"):
+        checks.hand_in_nt_xent_loss(numpy_loss)
 
 
 def test_nt_xent_per_anchor_losses_are_not_a_loss():
@@ -104,7 +125,7 @@ def test_nt_xent_per_anchor_losses_are_not_a_loss():
 
 def test_nt_xent_reference_starts_at_chance():
     same = np.ones((128, 8), np.float32)
-    assert np.isclose(float(checks.reference_nt_xent(same, same, 0.1)), np.log(255))
+    assert np.isclose(float(judges.reference_nt_xent(same, same, 0.1)), np.log(255))
 
 
 def build_encoder():
@@ -144,28 +165,28 @@ class ContrastiveModel(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
 
-def test_training_step_accepts_simclr():
-    checks.check_training_step(ContrastiveModel, build_encoder, build_projection_head, augmentation)
+def test_training_step_accepts_simclr(hidden_test):
+    hidden_test(checks.hand_in_training_step, ContrastiveModel, build_encoder, build_projection_head, augmentation)
     assert MEASUREMENTS["training_check_loss"] < checks.TRAINING_CHECK_DROP * np.log(255)
 
 
-def test_training_step_must_train_the_encoder():
+def test_training_step_must_train_the_encoder(hidden_test):
     class HeadOnly(ContrastiveModel):
         def __init__(self, *arguments):
             super().__init__(*arguments, train_encoder=False)
 
     with pytest.raises(AssertionError, match=r"training did not change the encoder's weights"):
-        checks.check_training_step(HeadOnly, build_encoder, build_projection_head, augmentation)
+        hidden_test(checks.hand_in_training_step, HeadOnly, build_encoder, build_projection_head, augmentation)
 
 
-def test_training_step_must_apply_its_gradients():
+def test_training_step_must_apply_its_gradients(hidden_test):
     class NoStep(ContrastiveModel):
         def train_step(self, images):
             self.loss_tracker.update_state(np.log(255))
             return {"loss": self.loss_tracker.result()}
 
     with pytest.raises(AssertionError, match=r"training did not change the encoder's weights"):
-        checks.check_training_step(NoStep, build_encoder, build_projection_head, augmentation)
+        hidden_test(checks.hand_in_training_step, NoStep, build_encoder, build_projection_head, augmentation)
 
 
 def train_probe(encoder, images, labels, hidden_units=0):
@@ -182,32 +203,34 @@ def train_probe(encoder, images, labels, hidden_units=0):
 
 @pytest.fixture(scope="module")
 def labelled():
-    return checks._labelled_subset()
+    return checks.labelled_subset()
 
 
-def test_linear_probe_on_a_random_encoder_is_below_the_threshold(labelled):
+def test_linear_probe_on_a_random_encoder_is_below_the_threshold(labelled, hidden_test):
     encoder = build_encoder()
     with pytest.raises(AssertionError, match=r"the linear probe classifies [\d.]+% of the test images correctly; "
                                              r"at least \d+% is expected"):
-        checks.check_linear_probe(train_probe(encoder, *labelled), encoder)
+        hidden_test(checks.hand_in_linear_probe, train_probe(encoder, *labelled), encoder)
     assert MEASUREMENTS["probe_accuracy"] < checks.PROBE_ACCURACY_THRESHOLD
 
 
-def test_a_probe_with_a_hidden_layer_is_not_linear(labelled):
+def test_a_probe_with_a_hidden_layer_is_not_linear(labelled, both_fail):
     encoder = build_encoder()
-    with pytest.raises(AssertionError, match=r"the probe's logits are not a linear function of the encoder's features"):
-        checks.check_linear_probe(train_probe(encoder, *labelled, hidden_units=32), encoder)
+    probe = train_probe(encoder, *labelled, hidden_units=32)
+    images, labels = labelled
+    both_fail(lambda: checks.check_linear_probe(probe, encoder, images, labels), checks.hand_in_linear_probe, probe, encoder,
+              match=r"the probe's logits are not a linear function of the encoder's features")
 
 
-def test_linear_probe_output_has_one_logit_per_class():
+def test_linear_probe_output_has_one_logit_per_class(labelled):
     encoder = build_encoder()
     probe = keras.Model(encoder.input, layers.Dense(2)(encoder.output))
     with pytest.raises(AssertionError, match=r"the linear probe output shape is \(None, 2\); expected \(None, 10\)"):
-        checks.check_linear_probe(probe, encoder)
+        checks.check_linear_probe(probe, encoder, *labelled)
 
 
-def test_a_random_encoder_does_not_beat_itself():
+def test_a_random_encoder_does_not_beat_itself(hidden_test):
     with pytest.raises(AssertionError, match=r"with the same 600 labelled images, the probe on the pre-trained "
                                              r"encoder scores [\d.]+% .* should add at least 3%"):
-        checks.check_beats_random_encoder(train_probe, build_encoder())
+        hidden_test(checks.hand_in_beats_random_encoder, train_probe, build_encoder())
     assert MEASUREMENTS["margin_over_random_encoder"] < checks.RANDOM_ENCODER_MARGIN

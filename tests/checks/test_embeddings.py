@@ -1,4 +1,5 @@
-"""Assignment 4's checks: each accepts a correct object and names the likely mistake otherwise."""
+"""Assignment 4's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one."""
 
 import os
 import re
@@ -12,8 +13,10 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from autograder.checks import MEASUREMENTS
-from autograder.checks import embeddings as checks
+from autograder.judges import MEASUREMENTS
+from coursekit.checks import embeddings as checks
+
+SEEDS = range(5)
 
 
 def standardize(texts, line_breaks=True):
@@ -53,52 +56,76 @@ def nearest_neighbours(word, embeddings, words, k=8, include_word=False, by_dot_
 
 # --- text to sequences -------------------------------------------------------------------------
 
-def test_a_correct_standardize_passes():
+def test_a_correct_standardize_passes(hidden_test):
     checks.check_standardize(standardize)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_standardize, standardize, seed=seed)
 
 
-def test_kept_line_breaks_are_named():
+def test_kept_line_breaks_are_named(both_fail):
+    def keeps_breaks(texts):
+        return standardize(texts, line_breaks=False)
     with pytest.raises(AssertionError, match=r"^standardize\('Awful.<br /><br />Just awful...'\) gave 'awfulbr br just awful'"):
-        checks.check_standardize(lambda texts: standardize(texts, line_breaks=False))
+        checks.check_standardize(keeps_breaks)
+    both_fail(lambda: checks.check_standardize(keeps_breaks), checks.hand_in_standardize, keeps_breaks,
+              match=r"^standardize\(.*\) gave .*; expected .*: lowercase, replace '<br />' by a space")
+
+
+def test_a_standardize_that_answers_the_public_cases_from_a_table_fails_on_hidden_texts(hidden_test):
+    table = checks._PUBLIC_STANDARDIZED
+
+    def looked_up(texts):
+        return tf.constant([table.get(text.decode(), "") for text in texts.numpy()])
+    checks.check_standardize(looked_up)
+    with pytest.raises(AssertionError, match=r"^standardize\("):
+        hidden_test(checks.hand_in_standardize, looked_up)
 
 
 TRAIN_TEXTS = ["a good film", "a bad film", "good good"]
 
 
-def test_a_correct_vectorizer_passes_and_was_adapted_on_the_training_texts():
+def test_a_correct_vectorizer_passes_and_was_adapted_on_the_training_texts(hidden_test):
     checks.check_vectorizer(build_vectorizer, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_vectorizer, build_vectorizer, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS, seed=seed)
 
 
 @pytest.mark.parametrize("mistake, message", [
-    ({"max_tokens": None}, r"^adapted on .* with vocabulary_size=5 the vocabulary is \['', '\[UNK\]', 'one', 'two', 'three', 'four', 'five'\]"),
-    ({"output_sequence_length": None}, r"^two texts became sequences of shape \(2, 6\); expected \(2, 4\)"),
+    ({"max_tokens": None}, r"^adapted on \d+ texts with vocabulary_size=\d+ the vocabulary is \['', '\[UNK\]'"),
+    ({"output_sequence_length": None}, r"^\d+ texts became sequences of shape \(\d+, \d+\); expected \(\d+, \d+\)"),
+    ({"standardize": "lower_and_strip_punctuation"}, r"the vocabulary holds \[.*\]: pass standardize=standardize \(your function\)"),
 ])
-def test_vectorizer_mistakes_are_named(mistake, message):
+def test_vectorizer_mistakes_are_named(mistake, message, both_fail):
     def mistaken(*args, **kwargs):
         return build_vectorizer(*args, **kwargs, **mistake)
-    with pytest.raises(AssertionError, match=message):
-        checks.check_vectorizer(mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
+    both_fail(lambda: checks.check_vectorizer(mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS), checks.hand_in_vectorizer,
+              mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS, match=message)
 
 
-def test_a_vocabulary_that_saw_the_test_reviews_is_called_leakage():
+def test_a_vocabulary_that_saw_the_test_reviews_is_called_leakage(both_fail):
     leaky = build_vectorizer(TRAIN_TEXTS + ["awful awful awful plot"], 5, 4)
-    with pytest.raises(AssertionError, match=r"^the vectorizer's vocabulary differs from one adapted on the training reviews alone \(2 words differ"):
-        checks.check_vectorizer(build_vectorizer, leaky, TRAIN_TEXTS)
+    both_fail(lambda: checks.check_vectorizer(build_vectorizer, leaky, TRAIN_TEXTS), checks.hand_in_vectorizer,
+              build_vectorizer, leaky, TRAIN_TEXTS,
+              match=r"^the vectorizer's vocabulary differs from one adapted on the training reviews alone \(2 words differ")
 
 
 # --- the model ---------------------------------------------------------------------------------
 
-def test_a_correct_model_passes():
+def test_a_correct_model_passes(hidden_test):
     checks.check_model(build_model, build_model(100, 4), 100, 4)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_model, build_model, build_model(100, 4), 100, 4, seed=seed)
 
 
 @pytest.mark.parametrize("mistake, message", [
     ({"pooling": layers.Flatten}, "^the model does not average its word vectors: an embedding bag uses GlobalAveragePooling1D"),
     ({"activation": None}, r"^the model outputs values from -?\d.* expected probabilities"),
 ])
-def test_model_mistakes_are_named(mistake, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_model(lambda *sizes: build_model(*sizes, **mistake), build_model(100, 4, **mistake), 100, 4)
+def test_model_mistakes_are_named(mistake, message, both_fail):
+    def mistaken(*sizes):
+        return build_model(*sizes, **mistake)
+    both_fail(lambda: checks.check_model(mistaken, build_model(100, 4, **mistake), 100, 4), checks.hand_in_model,
+              mistaken, build_model(100, 4, **mistake), 100, 4, match=message)
 
 
 def test_a_model_with_the_wrong_vocabulary_size_is_named():
@@ -106,31 +133,41 @@ def test_a_model_with_the_wrong_vocabulary_size_is_named():
         checks.check_model(build_model, build_model(50, 4), 100, 4)
 
 
-def test_a_mean_squared_error_loss_is_named():
-    with pytest.raises(AssertionError, match=r"^the compiled loss \(hint: binary cross-entropy on probabilities\) is"):
-        checks.check_model(lambda *sizes: build_model(*sizes, loss="mse"), build_model(100, 4), 100, 4)
+def test_a_mean_squared_error_loss_is_named(both_fail):
+    def on_mse(*sizes):
+        return build_model(*sizes, loss="mse")
+    both_fail(lambda: checks.check_model(on_mse, build_model(100, 4), 100, 4), checks.hand_in_model, on_mse,
+              build_model(100, 4), 100, 4, match=r"^the compiled loss \(hint: binary cross-entropy on probabilities\) is")
 
 
 # --- the embedding space -----------------------------------------------------------------------
 
-def test_a_correct_cosine_similarity_passes_and_a_dot_product_is_named():
+def test_a_correct_cosine_similarity_passes_and_a_dot_product_is_named(hidden_test, both_fail):
     checks.check_cosine_similarity(cosine_similarity)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_cosine_similarity, cosine_similarity, seed=seed)
     with pytest.raises(AssertionError, match=r"^cosine_similarity of a vector and a scaled copy of it is .*; expected 1: divide"):
         checks.check_cosine_similarity(np.dot)
+    both_fail(lambda: checks.check_cosine_similarity(np.dot), checks.hand_in_cosine_similarity, np.dot,
+              match=r"^cosine_similarity of .* is .*; expected .*: divide the dot product by both vectors' lengths")
 
 
 @pytest.mark.parametrize("mistake, message", [
-    ({}, None),
-    ({"include_word": True}, r"^the neighbours of 'north' include 'north' itself"),
-    ({"by_dot_product": True}, r"^the 3 nearest neighbours of 'north' are \['northeast', 'up', 'north-northeast'\]"),
+    ({"include_word": True}, r"^the neighbours of '\w+' include '\w+' itself"),
+    ({"by_dot_product": True}, r"^the \d nearest neighbours of '\w+' are \[.*\]; expected \[.*\]: rank by cosine"),
 ])
-def test_nearest_neighbours(mistake, message):
-    function = lambda *args: nearest_neighbours(*args, **mistake)  # noqa: E731
-    if message is None:
-        checks.check_nearest_neighbours(function)
-    else:
-        with pytest.raises(AssertionError, match=message):
-            checks.check_nearest_neighbours(function)
+def test_nearest_neighbours_mistakes_are_named(mistake, message, both_fail):
+    def mistaken(*args):
+        return nearest_neighbours(*args, **mistake)
+    both_fail(lambda: checks.check_nearest_neighbours(mistaken), checks.hand_in_nearest_neighbours, mistaken, match=message)
+
+
+def test_correct_nearest_neighbours_pass(hidden_test):
+    checks.check_nearest_neighbours(nearest_neighbours)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_nearest_neighbours, nearest_neighbours, seed=seed)
+    with pytest.raises(AssertionError, match=r"^the 3 nearest neighbours of 'north' are \['northeast', 'up', 'north-northeast'\]"):
+        checks.check_nearest_neighbours(lambda *args: nearest_neighbours(*args, by_dot_product=True))
 
 
 def test_sentiment_separation_is_high_for_a_sentiment_axis_and_near_zero_for_random_vectors():
@@ -141,8 +178,10 @@ def test_sentiment_separation_is_high_for_a_sentiment_axis_and_near_zero_for_ran
     assert abs(checks.sentiment_separation(rng.normal(size=(22, 8)), words)) < 0.3
 
 
-def test_an_untrained_embedding_fails_the_sentiment_check_with_its_measurement():
+def test_an_untrained_embedding_fails_the_sentiment_check_with_its_measurement(both_fail):
     vectorizer = build_vectorizer(list(checks.POSITIVE_WORDS + checks.NEGATIVE_WORDS), 30, 4)
-    with pytest.raises(AssertionError, match=r"^positive words are on average only -?0\.\d\d more cosine-similar"):
-        checks.check_embeddings_carry_sentiment(build_model(30, 16), vectorizer)
+    untrained = build_model(30, 16)
+    both_fail(lambda: checks.check_embeddings_carry_sentiment(untrained, vectorizer),
+              checks.hand_in_embeddings_carry_sentiment, untrained, vectorizer,
+              match=r"^positive words are on average only -?0\.\d\d more cosine-similar")
     assert abs(MEASUREMENTS["sentiment_separation"]) < 0.5

@@ -1,4 +1,5 @@
-"""Assignment 6's checks: each accepts a correct function and names the likely mistake otherwise."""
+"""Assignment 6's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one."""
 
 import os
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from autograder.checks import MEASUREMENTS
-from autograder.checks import federated as checks
+from autograder.judges import MEASUREMENTS
+from autograder.judges import federated as judges
+from coursekit.checks import federated as checks
 
 NUM_FEATURES = 256
 
@@ -29,18 +31,29 @@ def in_place_average(client_weights, sample_counts):
     return result
 
 
+def test_the_written_out_public_averages_are_right():
+    client_weights, counts = checks.clients_of(checks._PUBLIC_CLIENTS)
+    for expected, weights in ((checks._PUBLIC_AVERAGE, counts), (checks._PUBLIC_PLAIN_MEAN, [1] * len(counts))):
+        for actual, wanted in zip(judges.weighted_average(client_weights, weights), expected):
+            np.testing.assert_allclose(actual, wanted)
+
+
+def test_a_correct_federated_average_passes(hidden_test):
+    checks.check_federated_average(federated_average)
+    for seed in range(5):
+        hidden_test(checks.hand_in_federated_average, federated_average, seed=seed)
+
+
 @pytest.mark.parametrize("mistake, message", [
     (lambda weights, counts: federated_average(weights, counts, weighted=False),
      r"returned the plain mean of the clients' weights: weight each client by its number of samples"),
     (lambda weights, counts: federated_average(weights, counts, normalised=False),
-     r"federated_average of 3 clients with sample counts \(5, 1, 14\), variable 0, is \[\["),
+     r"federated_average of \d clients with sample counts \(\d+, .*\), variable 0, is \[\["),
     (lambda weights, counts: federated_average(weights, counts)[:1], r"must be a list with one array per model variable \(2\)"),
     (in_place_average, r"changed the clients' weight arrays in place"),
 ])
-def test_federated_average_mistakes_are_named(mistake, message):
-    checks.check_federated_average(federated_average)
-    with pytest.raises(AssertionError, match=message):
-        checks.check_federated_average(mistake)
+def test_federated_average_mistakes_are_named(mistake, message, both_fail):
+    both_fail(lambda: checks.check_federated_average(mistake), checks.hand_in_federated_average, mistake, match=message)
 
 
 def words_in_update(update, candidate_words, threshold=0.0, signed=False, python_hash=False):
@@ -58,16 +71,18 @@ def words_in_update(update, candidate_words, threshold=0.0, signed=False, python
     lambda update, words: words_in_update(update, words, python_hash=True),
     lambda update, words: words,
 ])
-def test_words_in_update_must_find_every_changed_column_and_nothing_else(mistake):
+def test_words_in_update_must_find_every_changed_column_and_nothing_else(mistake, hidden_test, both_fail):
     checks.check_words_in_update(words_in_update, NUM_FEATURES)
-    with pytest.raises(AssertionError, match=r"non-zero change of either sign, however small"):
-        checks.check_words_in_update(mistake, NUM_FEATURES)
+    for seed in range(3):
+        hidden_test(checks.hand_in_words_in_update, words_in_update, NUM_FEATURES, seed=seed)
+    both_fail(lambda: checks.check_words_in_update(mistake, NUM_FEATURES), checks.hand_in_words_in_update, mistake,
+              NUM_FEATURES, match=r"non-zero change of either sign, however small")
 
 
-def test_the_hidden_update_changes_exactly_the_rows_of_the_hidden_emails_words():
-    update, words = checks.hidden_update(NUM_FEATURES)
+def test_the_update_changes_exactly_the_rows_of_the_emails_words():
+    update = checks.update_of(checks._PUBLIC_EMAIL, NUM_FEATURES, checks._PUBLIC_MAGNITUDES)
     rows = set(update[0][:, 0].nonzero()[0])
-    assert rows == set(checks.featurize([" ".join(words)], NUM_FEATURES)[0].nonzero()[0])
+    assert rows == set(checks.featurize([checks._PUBLIC_EMAIL], NUM_FEATURES)[0].nonzero()[0])
     assert (update[0] > 0).any() and (update[0] < 0).any() and np.abs(update[0][update[0] != 0]).min() < 1e-3
 
 
@@ -97,28 +112,33 @@ def decrypt_each_client_then_average(client_weights, sample_counts, public_key, 
     return federated_average([decrypt_weights(private_key, weights) for weights in encrypted], sample_counts)
 
 
-def test_correct_encryption_aggregation_and_decryption_pass():
+def test_correct_encryption_aggregation_and_decryption_pass(hidden_test):
     checks.check_encrypted_aggregation(encrypt_weights, aggregate_encrypted, decrypt_weights)
     checks.check_server_decrypts_only_the_aggregate(secure_federated_average)
+    hidden_test(checks.hand_in_encrypted_aggregation, encrypt_weights, aggregate_encrypted, decrypt_weights)
+    hidden_test(checks.hand_in_server_decrypts_only_the_aggregate, secure_federated_average)
 
 
 @pytest.mark.parametrize("functions, message", [
     ((lambda key, weights: [array.astype(object) for array in weights], aggregate_encrypted, decrypt_weights),
      r"must hold phe EncryptedNumber objects \(public_key.encrypt\(float\(value\)\)\); found \['float'\]"),
     ((encrypt_weights, lambda weights, counts: aggregate_encrypted(weights, counts, weighted=False), decrypt_weights),
-     r"aggregate_encrypted of 3 clients with sample counts \(5, 1, 14\), decrypted, variable 0, is"),
+     r"aggregate_encrypted of \d clients with sample counts \(\d+, .*\), decrypted, variable 0, is"),
     ((encrypt_weights, aggregate_encrypted, lambda key, weights: [np.zeros(np.shape(array)) for array in weights]),
      r"decrypt_weights' result, variable 0, is"),
 ])
-def test_encryption_mistakes_are_named(functions, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_encrypted_aggregation(*functions)
+def test_encryption_mistakes_are_named(functions, message, both_fail):
+    both_fail(lambda: checks.check_encrypted_aggregation(*functions), checks.hand_in_encrypted_aggregation, *functions,
+              match=message)
 
 
-def test_a_server_that_decrypts_each_clients_update_is_caught_by_the_recording_key():
-    with pytest.raises(AssertionError, match=r"^secure_federated_average decrypted 24 numbers, but the aggregate of "
-                                             r"these clients holds 8: .* never a client's own update"):
+def test_a_server_that_decrypts_each_clients_update_is_caught_by_the_recording_key(both_fail):
+    with pytest.raises(AssertionError, match=r"^secure_federated_average decrypted 15 numbers, but the aggregate of "
+                                             r"these clients holds 5: .* never a client's own update"):
         checks.check_server_decrypts_only_the_aggregate(decrypt_each_client_then_average)
+    both_fail(lambda: checks.check_server_decrypts_only_the_aggregate(decrypt_each_client_then_average),
+              checks.hand_in_server_decrypts_only_the_aggregate, decrypt_each_client_then_average,
+              match=r"^secure_federated_average decrypted \d+ numbers, but the aggregate of these clients holds \d+")
 
 
 def test_a_server_step_that_decrypts_with_another_key_fails():
@@ -142,29 +162,29 @@ def build_model(num_features, bias=0.0):
 
 
 @pytest.mark.slow
-def test_a_model_that_calls_everything_spam_fails_both_accuracy_checks_with_its_measurement():
+def test_a_model_that_calls_everything_spam_fails_both_accuracy_checks_with_its_measurement(hidden_test):
     spam_for_everything = build_model(64, bias=5.0)
     with pytest.raises(AssertionError, match=r"^the federated model classifies 50\.76% of the held-out emails correctly"):
-        checks.check_federated_accuracy(spam_for_everything)
+        hidden_test(checks.hand_in_federated_accuracy, spam_for_everything)
     assert MEASUREMENTS["federated_accuracy"] == pytest.approx(3369 / 6637)
     with pytest.raises(AssertionError, match=r"^the centralised model classifies 50\.76% of the held-out emails"):
-        checks.check_close_to_centralised(spam_for_everything, spam_for_everything)
+        hidden_test(checks.hand_in_close_to_centralised, spam_for_everything, spam_for_everything)
 
 
 @pytest.mark.slow
-def test_a_federated_model_far_behind_the_centralised_one_is_named():
+def test_a_federated_model_far_behind_the_centralised_one_is_named(hidden_test):
     from autograder import data
     emails = data.load_enron_spam("train")
     centralised = build_model(4096)  # the notebook's recipe
     centralised.compile(keras.optimizers.SGD(1.0), "binary_crossentropy")
     centralised.fit(checks.featurize(emails.text, 4096), emails.label.to_numpy(), batch_size=32, epochs=10, verbose=0)
-    checks.check_close_to_centralised(centralised, centralised)
+    hidden_test(checks.hand_in_close_to_centralised, centralised, centralised)
     assert MEASUREMENTS["centralised_minus_federated"] == 0
     with pytest.raises(AssertionError, match=r"^the federated model \(50\.76%\) trails centralised training \(9\d\.\d\d%\) by"):
-        checks.check_close_to_centralised(build_model(4096, bias=5.0), centralised)
+        hidden_test(checks.hand_in_close_to_centralised, build_model(4096, bias=5.0), centralised)
 
 
 def test_the_output_must_be_one_spam_probability():
     inputs = keras.Input((8,))
     with pytest.raises(AssertionError, match=r"the federated model output shape is \(None, 2\); expected \(None, 1\)"):
-        checks.check_federated_accuracy(keras.Model(inputs, layers.Dense(2)(inputs)))
+        checks.hand_in_federated_accuracy(keras.Model(inputs, layers.Dense(2)(inputs)))

@@ -1,4 +1,5 @@
-"""Assignment 5's checks: each accepts a correct object and names the likely mistake otherwise."""
+"""Assignment 5's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one."""
 
 import math
 import os
@@ -11,8 +12,11 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from autograder.checks import MEASUREMENTS
-from autograder.checks import language_model as checks
+from autograder.judges import MEASUREMENTS
+from autograder.judges import language_model as judges
+from coursekit.checks import language_model as checks
+
+SEEDS = range(4)
 
 
 def build_char_lookups(text, order=sorted, invert=True):
@@ -92,28 +96,34 @@ def trained_model():
 
 # --- lookups and windows ---------------------------------------------------------------------------
 
-def test_correct_lookups_pass():
+def test_correct_lookups_pass(hidden_test):
+    assert checks._PUBLIC_VOCABULARY == ["[UNK]"] + sorted(set(checks._PUBLIC_TEXT))
     checks.check_char_lookups(build_char_lookups)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_char_lookups, build_char_lookups, seed=seed)
 
 
 @pytest.mark.parametrize("mistake, message", [
-    ({"order": list}, r"^built from 'Now is the winter.*', char_to_id's vocabulary is \['\[UNK\]', '.'"),
+    ({"order": list}, r"^built from '.*', char_to_id's vocabulary is \['\[UNK\]', .*; expected"),
     ({"invert": False}, r"^id_to_char\(char_to_id\(characters\)\) does not give the characters back"),
 ])
-def test_lookup_mistakes_are_named(mistake, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_char_lookups(lambda text: build_char_lookups(text, **mistake))
+def test_lookup_mistakes_are_named(mistake, message, both_fail):
+    def mistaken(text):
+        return build_char_lookups(text, **mistake)
+    both_fail(lambda: checks.check_char_lookups(mistaken), checks.hand_in_char_lookups, mistaken, match=message)
 
 
-def test_a_correct_make_dataset_passes():
+def test_a_correct_make_dataset_passes(hidden_test):
     checks.check_make_dataset(make_dataset)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_make_dataset, make_dataset, seed=seed)
 
 
 @pytest.mark.parametrize("mistake, message", [
-    ({"chunk": 0, "shift": 0}, r"^make_dataset\(np.arange\(23\), sequence_length=4, batch_size=2, shuffle=False\) "
-                               r"gave the input batches \[\[\[0, 1, 2\], \[4, 5, 6\]\]"),
-    ({"shift": 0}, r"^its target batches are \[\[\[0, 1, 2, 3\], \[5, 6, 7, 8\]\]"),
-    ({"drop_remainder": False}, r"^2,000 ids with sequence_length=9 and batch_size=7 gave 29 batches; expected 28"),
+    ({"chunk": 0, "shift": 0}, r"gave the input batch \[\[0 1 2\]"),
+    ({"shift": 0}, r"gave the target batch \[\[0 1 2 3\]"),
+    ({"drop_remainder": False}, r"^make_dataset\(ids of length 2000, sequence_length=9, batch_size=7, shuffle=False\) gave "
+                                r"29 batches; expected 28 full batches"),
     ({"shuffle_characters": True}, r"^with shuffle=True the batches hold windows that are not among the consecutive"),
 ])
 def test_windowing_mistakes_are_named(mistake, message):
@@ -121,17 +131,33 @@ def test_windowing_mistakes_are_named(mistake, message):
         checks.check_make_dataset(lambda *args, **kwargs: make_dataset(*args, **kwargs, **mistake))
 
 
-def test_a_dataset_that_never_shuffles_is_named():
-    with pytest.raises(AssertionError, match=r"^with shuffle=True the first batch is not shuffled"):
-        checks.check_make_dataset(lambda ids, sequence_length, batch_size, shuffle:
-                                  make_dataset(ids, sequence_length, batch_size, shuffle=False))
+@pytest.mark.parametrize("mistake, message", [
+    ({"chunk": 0, "shift": 0}, r"^make_dataset\(ids of length \d+, .*\) gave \d+ batches; expected \d+ full batches"),
+    ({"shift": 0}, r"gave the target batch .*: each target is the character that follows its input"),
+    ({"drop_remainder": False}, r"gave \d+ batches; expected \d+ full batches"),
+    ({"shuffle_characters": True}, r"^with shuffle=True the batches hold windows that are not among the consecutive"),
+])
+def test_windowing_mistakes_fail_the_hidden_test(mistake, message, hidden_test):
+    with pytest.raises(AssertionError, match=message):
+        hidden_test(checks.hand_in_make_dataset, lambda *args, **kwargs: make_dataset(*args, **kwargs, **mistake))
+
+
+def test_a_dataset_that_never_shuffles_is_named(both_fail):
+    def never_shuffles(ids, sequence_length, batch_size, shuffle):
+        return make_dataset(ids, sequence_length, batch_size, shuffle=False)
+    both_fail(lambda: checks.check_make_dataset(never_shuffles), checks.hand_in_make_dataset, never_shuffles,
+              match=r"^with shuffle=True the first batch is not shuffled")
 
 
 # --- the model ---------------------------------------------------------------------------------------
 
-def test_correct_models_pass_with_any_recurrent_layer():
-    checks.check_model(build_model)
-    checks.check_model(lambda *args, **kwargs: build_model(*args, **{"recurrent_layer": layers.GRU, **kwargs}))
+def test_correct_models_pass_with_any_recurrent_layer(hidden_test):
+    def gru(*args, **kwargs):
+        return build_model(*args, **{"recurrent_layer": layers.GRU, **kwargs})
+    for candidate in (build_model, gru):
+        checks.check_model(candidate)
+        for seed in SEEDS:
+            hidden_test(checks.hand_in_model, candidate, seed=seed)
 
 
 @pytest.mark.parametrize("mistake, message", [
@@ -139,42 +165,70 @@ def test_correct_models_pass_with_any_recurrent_layer():
     ({"from_logits": False}, r"^the compiled loss \(hint: SparseCategoricalCrossentropy\(from_logits=True\)\) is"),
     ({"return_state": False}, r"^the layer named 'rnn' must be a recurrent layer with return_sequences=True and return_state=True"),
 ])
-def test_model_mistakes_are_named(mistake, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_model(lambda *args, **kwargs: build_model(*args, **kwargs, **mistake))
+def test_model_mistakes_are_named(mistake, message, both_fail):
+    def mistaken(*args, **kwargs):
+        return build_model(*args, **kwargs, **mistake)
+    both_fail(lambda: checks.check_model(mistaken), checks.hand_in_model, mistaken, match=message)
 
 
-def test_a_build_model_that_ignores_the_recurrent_layer_is_named():
+def test_a_build_model_that_ignores_the_recurrent_layer_is_named(both_fail):
     def always_lstm(*args, recurrent_layer=None, **kwargs):
         return build_model(*args, **kwargs)
-    with pytest.raises(AssertionError, match=r"recurrent_layer=layers.SimpleRNN\) does not use a SimpleRNN"):
-        checks.check_model(always_lstm)
+    both_fail(lambda: checks.check_model(always_lstm), checks.hand_in_model, always_lstm,
+              match=r"recurrent_layer=layers.SimpleRNN\) does not use a SimpleRNN")
 
 
-def test_perplexity_and_bits():
+def test_perplexity_and_bits(hidden_test, both_fail):
     checks.check_perplexity(math.exp, lambda loss: loss / math.log(2))
+    hidden_test(checks.hand_in_perplexity, math.exp, lambda loss: loss / math.log(2))
     with pytest.raises(AssertionError, match=r"^perplexity\(1\) is 2; expected 2.718 = exp\(loss\)"):
         checks.check_perplexity(lambda loss: 2**loss, lambda loss: loss / math.log(2))
+    both_fail(lambda: checks.check_perplexity(lambda loss: 2**loss, lambda loss: loss / math.log(2)), checks.hand_in_perplexity,
+              lambda loss: 2**loss, lambda loss: loss / math.log(2), match=r"= exp\(loss\): the loss is in nats")
+
+
+def test_the_written_out_public_answers_are_right():
+    for temperature, probabilities in checks._PUBLIC_PROBABILITIES.items():
+        np.testing.assert_allclose(probabilities, judges.softmax(checks._PUBLIC_LOGITS / temperature), atol=1e-4)
+    for loss, (perplexity, bits) in checks._PUBLIC_LOSSES.items():
+        assert perplexity == pytest.approx(math.exp(loss)) and bits == pytest.approx(loss / math.log(2))
 
 
 # --- sampling and generation ---------------------------------------------------------------------
 
-def test_a_correct_sampler_passes():
+def test_a_correct_sampler_passes(hidden_test):
     checks.check_sample(sample)
+    for seed in SEEDS:
+        hidden_test(checks.hand_in_sample, sample, seed=seed)
 
 
-def test_a_sampler_that_ignores_the_temperature_is_named():
+def test_a_sampler_that_ignores_the_temperature_is_named(both_fail):
+    def ignores(logits, temperature, rng):
+        return sample(logits, 1.0, rng)
     with pytest.raises(AssertionError, match=r"^at temperature 1e-6 sample\(\) returned \[0, 1, 2, 3, 4\]"):
-        checks.check_sample(lambda logits, temperature, rng: sample(logits, 1.0, rng))
+        checks.check_sample(ignores)
+    both_fail(lambda: checks.check_sample(ignores), checks.hand_in_sample, ignores,
+              match=r"^at temperature 1e-6 sample\(\) returned \[")
 
 
-def test_a_greedy_sampler_fails_the_frequency_test():
+def test_a_sampler_that_multiplies_by_the_temperature_fails_the_frequency_test(hidden_test):
+    def multiplies(logits, temperature, rng):
+        return sample(logits, 1 / temperature if temperature > 1e-3 else temperature, rng)
+    with pytest.raises(AssertionError, match=r"^at temperature [\d.]+, 20,000 draws gave the frequencies"):
+        hidden_test(checks.hand_in_sample, multiplies)
+
+
+def test_a_greedy_sampler_fails_the_frequency_test(both_fail):
+    def greedy(logits, temperature, rng):
+        return int(np.argmax(logits))
     with pytest.raises(AssertionError, match=r"^at temperature 1, 20,000 draws gave the frequencies \[1.0, 0.0, 0.0, 0.0, 0.0\]"):
-        checks.check_sample(lambda logits, temperature, rng: int(np.argmax(logits)))
+        checks.check_sample(greedy)
+    both_fail(lambda: checks.check_sample(greedy), checks.hand_in_sample, greedy, match=r"20,000 draws gave the frequencies")
 
 
-def test_a_correct_generation_loop_passes(trained_model):
+def test_a_correct_generation_loop_passes(trained_model, hidden_test):
     checks.check_generate_text(make_generate_text(), make_step_function, trained_model, CHAR_TO_ID, ID_TO_CHAR)
+    hidden_test(checks.hand_in_generate_text, make_generate_text(), make_step_function, trained_model, CHAR_TO_ID, ID_TO_CHAR)
 
 
 def test_a_generation_loop_that_forgets_its_state_is_named(trained_model):
@@ -184,11 +238,11 @@ def test_a_generation_loop_that_forgets_its_state_is_named(trained_model):
                                    CHAR_TO_ID, ID_TO_CHAR)
 
 
-def test_a_generation_loop_that_can_emit_unknown_is_named(trained_model):
-    with pytest.raises(AssertionError, match=r"^with a model that favours the \[UNK\] id, generate_text produced "
-                                             r"'.*\[UNK\].*set the \[UNK\] logit \(id 0\) to -inf"):
-        checks.check_generate_text(make_generate_text(mask_unknown=False), make_step_function, trained_model,
-                                   CHAR_TO_ID, ID_TO_CHAR)
+def test_a_generation_loop_that_can_emit_unknown_is_named(trained_model, both_fail):
+    leaky = make_generate_text(mask_unknown=False)
+    both_fail(lambda: checks.check_generate_text(leaky, make_step_function, trained_model, CHAR_TO_ID, ID_TO_CHAR),
+              checks.hand_in_generate_text, leaky, make_step_function, trained_model, CHAR_TO_ID, ID_TO_CHAR,
+              match=r"^with a model that favours the \[UNK\] id, generate_text produced '.*\[UNK\].*set the \[UNK\] logit \(id 0\) to -inf")
 
 
 # --- the held-out text (real course data) --------------------------------------------------------
@@ -198,51 +252,51 @@ def test_the_character_frequency_baseline_is_its_cross_entropy():
 
 
 @pytest.mark.slow
-def test_an_untrained_model_fails_the_held_out_check_with_both_measurements():
+def test_an_untrained_model_fails_the_held_out_check_with_both_measurements(hidden_test):
     from autograder import data
     char_to_id, _ = build_char_lookups(data.load_shakespeare())
     keras.utils.set_random_seed(0)  # an untrained model's loss is near ln 66 = 4.19: keep its digits fixed
     model = build_model(char_to_id.vocabulary_size(), 8, 16, 1e-3)
     with pytest.raises(AssertionError, match=r"^on the held-out last 10% of Tiny Shakespeare the model's loss is 4.1\d\d "
                                              r"nats per character .* Predicting every character by its frequency scores 3.3\d\d"):
-        checks.check_held_out_loss(model, char_to_id)
+        hidden_test(checks.hand_in_held_out_loss, model, char_to_id)
     assert MEASUREMENTS["held_out_loss"] == pytest.approx(math.log(66), abs=0.05)
 
 
 # --- the model the grader rebuilds from exported weights ----------------------------------------
 
-def exported(model, char_to_id):
-    """What the held-out check exports for ``model`` (outside the grading sandbox it also judges)."""
+def exported(model, char_to_id, hidden_test):
+    """What the held-out collector exports for ``model`` (judging it needs the held-out text, absent here)."""
     from autograder import exports
     from autograder.errors import DatasetNotFoundError
-    with pytest.raises(DatasetNotFoundError):  # judging needs the held-out text, absent from this data folder
-        checks.check_held_out_loss(model, char_to_id)
-    return exports.load(".", "test_held_out_loss")
+    with pytest.raises(exports.ExportError, match=DatasetNotFoundError.__name__):
+        hidden_test(checks.hand_in_held_out_loss, model, char_to_id)
+    return exports.load(".", "hand_in_held_out_loss")
 
 
 @pytest.mark.parametrize("recurrent_layer", [layers.LSTM, layers.GRU, layers.SimpleRNN])
-def test_the_grader_rebuilds_the_model_from_its_weights(recurrent_layer, data_folder):
+def test_the_grader_rebuilds_the_model_from_its_weights(recurrent_layer, data_folder, hidden_test):
     char_to_id, _ = build_char_lookups("to be or not to be")
     model = build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3, recurrent_layer=recurrent_layer)
-    arrays = exported(model, char_to_id)
+    arrays = exported(model, char_to_id, hidden_test)
     ids = np.random.default_rng(3).integers(0, char_to_id.vocabulary_size(), size=(2, 9))
-    np.testing.assert_allclose(checks.rebuilt_model(arrays).predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(judges.rebuilt_model(arrays).predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-5)
 
 
-def test_weights_that_do_not_fit_the_assignment_model_are_named_before_anything_is_built(data_folder):
+def test_weights_that_do_not_fit_the_assignment_model_are_named_before_anything_is_built(data_folder, hidden_test):
     char_to_id, _ = build_char_lookups("to be or not to be")
-    arrays = exported(build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3), char_to_id)
+    arrays = exported(build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3), char_to_id, hidden_test)
     arrays["rnn_1"] = np.zeros((100_000, 1), np.float32)  # built as given, LSTM(100000) would need 160 GB
     with pytest.raises(AssertionError, match=r"^the grader measures the held-out loss on the model of exercise 3 "
                                              r"rebuilt from its weights .* have the shapes"):
-        checks.rebuilt_model(arrays)
+        judges.rebuilt_model(arrays)
 
 
-def test_a_model_the_rebuild_cannot_reproduce_is_named(data_folder):
+def test_a_model_the_rebuild_cannot_reproduce_is_named(data_folder, hidden_test):
     (data_folder / "tinyshakespeare").mkdir()
     (data_folder / "tinyshakespeare/input.txt").write_text("to be or not to be\n" * 50)
     char_to_id, _ = build_char_lookups("to be or not to be\n")
     model = build_model(char_to_id.vocabulary_size(), 4, 6, 1e-3, activation="softmax")  # not the logits of exercise 3
     with pytest.raises(AssertionError, match=r"^the model rebuilt from the notebook's weights does not compute the "
                                              r"notebook model's logits"):
-        checks.check_held_out_loss(model, char_to_id)
+        hidden_test(checks.hand_in_held_out_loss, model, char_to_id)

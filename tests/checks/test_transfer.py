@@ -1,9 +1,11 @@
-"""Assignment 3's checks: each accepts a correct object and names the likely mistake otherwise.
+"""Assignment 3's checks: the visible checks and the grader's judges on hidden inputs accept a
+correct solution and name the likely mistake of a wrong one.
 
 They read the real flower photos and MobileNetV2 weights of the course data folder (`make setup`).
 """
 
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -14,8 +16,9 @@ import tensorflow as tf
 from keras import layers
 
 from autograder import data
-from autograder.checks import MEASUREMENTS
-from autograder.checks import transfer as checks
+from autograder.judges import MEASUREMENTS
+from autograder.judges.transfer import preprocess_photos
+from coursekit.checks import transfer as checks
 
 
 def make_dataset(paths, labels, image_size, batch_size=32, training=False, scale=None, augment=None):
@@ -56,94 +59,152 @@ def unfreeze_top_layers(base, first_layer_name, keep_batch_norm_frozen=True, unf
         layer.trainable = index >= first and not frozen_norm
 
 
+def pipeline(**mistake):
+    return lambda paths, labels, size, batch_size=32, training=False: make_dataset(paths, labels, size, batch_size,
+                                                                                   training, **mistake)
+
+
+def photos(count=4):
+    return preprocess_photos(data.load_flower_photos("train")[0][::200][:count], checks.CHECK_IMAGE_SIZE)
+
+
 # --- pipeline and augmentation ---------------------------------------------------------------------
 
-def test_a_correct_pipeline_passes():
-    checks.check_pipeline(make_dataset, 64)
+def test_a_correct_pipeline_passes(hidden_test):
+    checks.check_pipeline(make_dataset)
+    for seed in range(3):
+        hidden_test(checks.hand_in_pipeline, make_dataset, seed=seed)
 
 
-def test_pixels_scaled_to_zero_one_are_told_about_mobilenet_preprocessing():
-    with pytest.raises(AssertionError, match=r"^pixel values run from 0 to 1; MobileNetV2 expects \[-1, 1\]"):
-        checks.check_pipeline(lambda *a, **k: make_dataset(*a, **k, scale=lambda x: x / 255), 64)
+def test_the_public_channel_means_are_the_reference_pipeline_s():
+    paths, _ = checks.training_photos(checks._PUBLIC_PHOTOS)
+    for size, means in checks._PUBLIC_CHANNEL_MEANS.items():
+        assert np.allclose(preprocess_photos(paths, size).mean(axis=(1, 2)), means, atol=1e-4)
 
 
-def test_augmentation_in_the_pipeline_is_caught_at_inference():
-    flip = lambda image: tf.image.random_flip_left_right(image)  # noqa: E731
-    with pytest.raises(AssertionError, match="images differ from decode -> resize -> preprocess_input|two passes"):
-        checks.check_pipeline(lambda *a, **k: make_dataset(*a, **k, augment=flip), 64)
+def test_pixels_scaled_to_zero_one_are_told_about_mobilenet_preprocessing(both_fail):
+    zero_one = pipeline(scale=lambda x: x / 255)
+    both_fail(lambda: checks.check_pipeline(zero_one), checks.hand_in_pipeline, zero_one,
+              match=r"^pixel values run from 0 to 1; MobileNetV2 expects \[-1, 1\]")
 
 
-def test_a_pipeline_that_always_shuffles_is_told_to_keep_the_order():
-    with pytest.raises(AssertionError, match="shuffle only when training=True|two passes"):
-        checks.check_pipeline(lambda paths, labels, size, batch_size, training: make_dataset(
-            paths, labels, size, batch_size, training=True), 64)
+def test_augmentation_in_the_pipeline_is_caught_at_inference(both_fail):
+    flipping = pipeline(augment=lambda image: tf.image.random_flip_left_right(image))
+    both_fail(lambda: checks.check_pipeline(flipping), checks.hand_in_pipeline, flipping,
+              match="images differ from decode -> resize -> preprocess_input|two passes")
 
 
-def test_a_correct_augmentation_passes():
-    checks.check_augmentation(augmentation())
+def test_a_pipeline_that_always_shuffles_is_told_to_keep_the_order(both_fail):
+    def shuffling(paths, labels, size, batch_size=32, training=False):
+        return make_dataset(paths, labels, size, batch_size, training=True)
+    both_fail(lambda: checks.check_pipeline(shuffling), checks.hand_in_pipeline, shuffling,
+              match="shuffle only when training=True|two passes")
 
 
-def test_an_augmentation_that_does_nothing_is_named():
-    with pytest.raises(AssertionError, match="augmentation left the images unchanged in training"):
-        checks.check_augmentation(keras.Sequential([layers.Identity()]))
+def test_a_pipeline_that_shuffles_photos_and_labels_apart_is_named(both_fail):
+    def apart(paths, labels, size, batch_size=32, training=False):
+        if training:
+            labels = np.random.default_rng().permutation(labels)
+        return make_dataset(paths, labels, size, batch_size)
+    both_fail(lambda: checks.check_pipeline(apart), checks.hand_in_pipeline, apart,
+              match="^with training=True the photos and the labels are shuffled apart")
 
 
-def test_contrast_that_assumes_0_to_255_pixels_is_named():
-    with pytest.raises(AssertionError, match=r"pass value_range=\(-1, 1\)"):
-        checks.check_augmentation(augmentation(layers.RandomBrightness(0.5)))
+def test_a_correct_augmentation_passes(hidden_test):
+    checks.check_augmentation(augmentation(), photos())
+    hidden_test(checks.hand_in_augmentation, augmentation())
 
 
-def test_augmentation_that_ignores_training_is_named():
-    random_flip = layers.Lambda(lambda images: tf.image.random_flip_left_right(images, seed=1))
-    with pytest.raises(AssertionError, match=r"^the augmentation's output at inference \(training=False\) is"):
-        checks.check_augmentation(keras.Sequential([random_flip]))
+def test_an_augmentation_that_does_nothing_is_named(both_fail):
+    identity = keras.Sequential([layers.Identity()])
+    both_fail(lambda: checks.check_augmentation(identity, photos()), checks.hand_in_augmentation, identity,
+              match="augmentation left the images unchanged in training")
 
 
-def test_a_model_that_is_random_at_inference_is_named():
+def test_contrast_that_assumes_0_to_255_pixels_is_named(both_fail):
+    bright = augmentation(layers.RandomBrightness(0.5))
+    both_fail(lambda: checks.check_augmentation(bright, photos()), checks.hand_in_augmentation, bright,
+              match=r"pass value_range=\(-1, 1\)")
+
+
+def test_augmentation_that_ignores_training_is_named(both_fail):
+    always = keras.Sequential([layers.Lambda(lambda images: tf.image.random_flip_left_right(images, seed=1))])
+    both_fail(lambda: checks.check_augmentation(always, photos()), checks.hand_in_augmentation, always,
+              match=r"^the augmentation's output at inference \(training=False\) is")
+
+
+def scratch_cnn(noise=False, activation=None):
     def build(size, n):
         inputs = keras.Input((size, size, 3))
-        noise = layers.Lambda(lambda images: images + tf.random.normal(tf.shape(images), stddev=0.1))
-        x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3)(noise(inputs)))
-        return keras.Model(inputs, layers.Dense(n)(x))
-    with pytest.raises(AssertionError, match="^the from-scratch CNN gives different outputs for the same photos at inference"):
-        checks.check_scratch_cnn(build)
+        x = layers.Lambda(lambda images: images + tf.random.normal(tf.shape(images), stddev=0.1))(inputs) if noise else inputs
+        x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3)(x))
+        return keras.Model(inputs, layers.Dense(n, activation=activation)(x))
+    return build
+
+
+def test_a_correct_scratch_cnn_passes(hidden_test):
+    checks.check_scratch_cnn(scratch_cnn())
+    for seed in range(3):
+        hidden_test(checks.hand_in_scratch_cnn, scratch_cnn(), seed=seed)
+
+
+def test_a_model_that_is_random_at_inference_is_named(both_fail):
+    both_fail(lambda: checks.check_scratch_cnn(scratch_cnn(noise=True)), checks.hand_in_scratch_cnn, scratch_cnn(noise=True),
+              match="^the from-scratch CNN gives different outputs for the same photos at inference")
+
+
+def test_a_scratch_cnn_with_a_softmax_is_told_to_output_logits(both_fail):
+    softmax = scratch_cnn(activation="softmax")
+    both_fail(lambda: checks.check_scratch_cnn(softmax), checks.hand_in_scratch_cnn, softmax,
+              match="^the from-scratch CNN outputs rows that sum to 1 \\(a softmax\\)")
+
+
+def test_a_scratch_cnn_with_a_fixed_number_of_classes_is_named(hidden_test):
+    def five_classes(size, n):
+        return scratch_cnn()(size, 5)
+    with pytest.raises(AssertionError, match=r"output shape is \(None, 5\); expected \(None, [346789]\)"):
+        hidden_test(checks.hand_in_scratch_cnn, five_classes)
 
 
 # --- models ------------------------------------------------------------------------------------
 
-def test_a_correct_compile_model_passes():
+def test_a_correct_compile_model_passes(hidden_test):
     checks.check_compile_model(compile_model)
+    for seed in range(3):
+        hidden_test(checks.hand_in_compile_model, compile_model, seed=seed)
 
 
-def test_a_loss_on_probabilities_is_told_to_use_logits():
-    with pytest.raises(AssertionError, match=r"^the compiled loss on logits \(hint: SparseCategoricalCrossentropy\(from_logits=True\)\) is"):
-        checks.check_compile_model(lambda model, rate: compile_model(model, rate, from_logits=False))
+def test_a_loss_on_probabilities_is_told_to_use_logits(both_fail):
+    def on_probabilities(model, rate):
+        compile_model(model, rate, from_logits=False)
+    both_fail(lambda: checks.check_compile_model(on_probabilities), checks.hand_in_compile_model, on_probabilities,
+              match=r"^the compiled loss on logits \(hint: SparseCategoricalCrossentropy\(from_logits=True\)\) is")
 
 
-def test_a_correct_feature_extraction_model_passes():
+def test_a_fixed_learning_rate_is_named(both_fail):
+    def fixed_rate(model, rate):
+        compile_model(model, 1e-3)
+    both_fail(lambda: checks.check_compile_model(fixed_rate), checks.hand_in_compile_model, fixed_rate,
+              match=r"set a learning rate of 0.001; use the learning_rate argument")
+
+
+def test_a_correct_feature_extraction_model_passes(hidden_test):
     checks.check_feature_extraction_model(build_transfer_model)
+    hidden_test(checks.hand_in_feature_extraction_model, build_transfer_model)
 
 
-def test_an_unfrozen_base_in_phase_1_is_named():
-    with pytest.raises(AssertionError, match="^the base is trainable: in phase 1 only the new head learns"):
-        checks.check_feature_extraction_model(lambda base, n: build_transfer_model(base, n, freeze=False))
-
-
-def test_a_scratch_cnn_with_a_softmax_is_told_to_output_logits():
-    def build(size, n):
-        inputs = keras.Input((size, size, 3))
-        x = layers.GlobalAveragePooling2D()(layers.Conv2D(8, 3)(inputs))
-        return keras.Model(inputs, layers.Dense(n, activation="softmax")(x))
-    with pytest.raises(AssertionError, match="^the from-scratch CNN outputs rows that sum to 1 \\(a softmax\\)"):
-        checks.check_scratch_cnn(build)
+def test_an_unfrozen_base_in_phase_1_is_named(both_fail):
+    def unfrozen(base, n):
+        return build_transfer_model(base, n, freeze=False)
+    both_fail(lambda: checks.check_feature_extraction_model(unfrozen), checks.hand_in_feature_extraction_model, unfrozen,
+              match="^the base is trainable: in phase 1 only the new head learns")
 
 
 def test_trainable_batch_norm_is_caught_by_a_training_call():
     base = data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE)
     model = build_transfer_model(base, 5, freeze=False)
     before = base.get_layer("bn_Conv1").moving_mean.numpy()
-    with pytest.raises(AssertionError, match="^a training step updated the statistics of 52 BatchNormalization layers"):
-        checks.check_batch_norm_in_inference_mode(model)
+    assert len(checks.batch_norms_changed_by_training(model, photos())) == 52
     assert np.array_equal(base.get_layer("bn_Conv1").moving_mean.numpy(), before), "the check restores the statistics"
 
 
@@ -159,18 +220,33 @@ def fine_tuned_model(change_top=True):
     return model
 
 
-def test_a_correct_fine_tuning_passes():
+def test_a_correct_fine_tuning_passes(hidden_test):
     checks.check_fine_tuning(unfreeze_top_layers, fine_tuned_model(), "block_13_expand")
+    hidden_test(checks.hand_in_fine_tuning, unfreeze_top_layers, fine_tuned_model(), "block_13_expand")
 
 
 @pytest.mark.parametrize("mistake, message", [
-    ({"keep_batch_norm_frozen": False}, "^BatchNormalization layer block_13_expand_BN is trainable"),
-    ({"unfreeze_all": True}, "^layer Conv1, below block_13_expand, is trainable: unfreeze only the top layers"),
+    ({"keep_batch_norm_frozen": False}, "^BatchNormalization layer block_\\d+_expand_BN is trainable"),
+    ({"unfreeze_all": True}, "^layer Conv1, below block_\\d+_expand, is trainable: unfreeze only the top layers"),
 ])
-def test_unfreezing_mistakes_are_named(mistake, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_fine_tuning(lambda base, name: unfreeze_top_layers(base, name, **mistake), fine_tuned_model(),
-                                 "block_13_expand")
+def test_unfreezing_mistakes_are_named(mistake, message, both_fail):
+    def unfreeze(base, name):
+        unfreeze_top_layers(base, name, **mistake)
+    both_fail(lambda: checks.check_fine_tuning(unfreeze, fine_tuned_model(), "block_13_expand"), checks.hand_in_fine_tuning,
+              unfreeze, fine_tuned_model(), "block_13_expand", match=message)
+
+
+def test_unfreezing_from_a_fixed_layer_fails_on_the_hidden_layer(hidden_test):
+    def from_block_13(base, name):
+        unfreeze_top_layers(base, "block_13_expand")
+    checks.check_fine_tuning(from_block_13, fine_tuned_model(), "block_13_expand")
+    messages = []
+    for seed in range(4):  # one of them draws another layer than block 13
+        try:
+            hidden_test(checks.hand_in_fine_tuning, from_block_13, fine_tuned_model(), "block_13_expand", seed=seed)
+        except AssertionError as error:
+            messages.append(str(error))
+    assert messages and all(re.search("is trainable: unfreeze only the top layers|is still frozen", m) for m in messages)
 
 
 def test_a_fine_tuned_base_that_never_changed_is_told_to_unfreeze_and_compile():
@@ -186,20 +262,21 @@ def test_a_fine_tuned_base_changed_below_the_unfrozen_layers_is_named():
         checks.check_fine_tuning(unfreeze_top_layers, model, "block_13_expand")
 
 
-def test_a_fine_tuning_rate_like_phase_1_is_named():
+def test_a_fine_tuning_rate_like_phase_1_is_named(both_fail, hidden_test):
     models = [build_transfer_model(data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE), 5) for _ in range(2)]
     for model, rate in zip(models, (1e-3, 1e-3)):
         compile_model(model, rate)
-    with pytest.raises(AssertionError, match="^fine-tuning used a learning rate of 0.001, phase 1 0.001"):
-        checks.check_fine_tuning_learning_rate(*models)
+    both_fail(lambda: checks.check_fine_tuning_learning_rate(*models), checks.hand_in_fine_tuning_learning_rate, *models,
+              match="^fine-tuning used a learning rate of 0.001, phase 1 0.001")
     compile_model(models[1], 1e-4)
     checks.check_fine_tuning_learning_rate(*models)
+    hidden_test(checks.hand_in_fine_tuning_learning_rate, *models)
 
 
 # --- held-out accuracy -------------------------------------------------------------------------
 
-def test_an_untrained_transfer_model_misses_the_threshold_with_its_measured_accuracy():
+def test_an_untrained_transfer_model_misses_the_threshold_with_its_measured_accuracy(hidden_test):
     model = build_transfer_model(data.load_mobilenet_v2_base(checks.CHECK_IMAGE_SIZE), 5)
     with pytest.raises(AssertionError, match=r"^the fine-tuned model classifies \d+\.\d% of the 200 held-out photos"):
-        checks.check_held_out_accuracy(model)
+        hidden_test(checks.hand_in_held_out_accuracy, model)
     assert MEASUREMENTS["held_out_accuracy/fine_tuned"] < 0.5

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from .. import data
-from ..evidence import collector, listed, unlisted
+from ..evidence import collector, listed, returns_evidence, unlisted
 from .common import accuracy_of, call, check_compiled, check_output_shape
 
 ASSIGNMENT = "02_mnist_dropout"
@@ -59,6 +59,7 @@ def _public_training_inputs(shape) -> np.ndarray:
     return np.random.default_rng(0).uniform(0.5, 2.0, size=shape).astype(np.float32)
 
 
+@returns_evidence
 def training_evidence(layer_class, cases) -> dict:
     """Two training calls of a layer of each (rate, inputs) case."""
     evidence = {}
@@ -108,6 +109,7 @@ def hand_in_dropout_in_training(inputs, layer_class) -> dict:
     return training_evidence(layer_class, training_cases(inputs))
 
 
+@returns_evidence
 def inference_evidence(layer_class, rate: float, inputs) -> dict:
     """Outputs at inference (also without a training argument), at rate 0 in training, and a config
     that rebuilds the layer."""
@@ -159,6 +161,7 @@ OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 """The optimizer names build_mlp is given, and the class each must compile the model with."""
 
 
+@returns_evidence
 def mlp_evidence(build_mlp, dropout_class, settings, images) -> dict:
     """For each (hidden_units, dropout_rate, optimizer) setting: the model's structure and its outputs on ``images``."""
     evidence = {}
@@ -223,6 +226,7 @@ def hand_in_mlp(inputs, build_mlp, dropout_class) -> dict:
     return mlp_evidence(build_mlp, dropout_class, mlp_settings(inputs), inputs["images"])
 
 
+@returns_evidence
 def early_stopping_evidence(make_early_stopping, patience: int, notebook_callback) -> dict:
     callbacks = (call(make_early_stopping, patience), notebook_callback)
     return {"kinds": [type(callback).__name__ for callback in callbacks],

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import data
-from ..evidence import collector
+from ..evidence import collector, returns_evidence
 from .common import call, check_close, check_compiled, check_output_shape
 
 ASSIGNMENT = "01_regression_baselines"
@@ -33,6 +33,7 @@ def _public_frame() -> pd.DataFrame:
                         index=rng.permutation(500)[:101])
 
 
+@returns_evidence
 def split_evidence(split_function, frame: pd.DataFrame, fraction: float, seed: int) -> dict:
     """The student's split of ``frame``, twice with ``seed`` and once with the next seed."""
     original = frame.copy()
@@ -97,6 +98,7 @@ _PUBLIC_METRIC_CASES = (
 _PUBLIC_PRICES, _PUBLIC_MEAN_PRICE = [1.0, 2.0, 6.0], 3.0
 
 
+@returns_evidence
 def metrics_evidence(mean_absolute_error, root_mean_squared_error, fit_mean_baseline, cases, prices) -> dict:
     """The student's metrics of each (y_true, y_pred) case and baseline of ``prices``."""
     functions = dict(zip(METRICS, (mean_absolute_error, root_mean_squared_error)))
@@ -161,6 +163,7 @@ def hand_in_baseline_price(inputs, baseline_price, train_frame: pd.DataFrame) ->
 
 # --- exercises 3-5: features, normalisation and models ----------------------------------------
 
+@returns_evidence
 def features_evidence(feature_function, normalizer, train_features) -> dict:
     assert hasattr(normalizer, "mean") and hasattr(normalizer, "variance"), (
         "the normalizer must be a keras.layers.Normalization layer adapted with .adapt(...)")
@@ -215,6 +218,7 @@ def affinity_inputs(mean, std, seed: int):
     return x, z, rng.uniform(-1.0, 2.0, size=(len(x), 1)).astype(np.float32)
 
 
+@returns_evidence
 def affinity_evidence(model, n_features: int, what: str, seed: int) -> dict:
     """The model's predictions of f(a x + (1-a) z), f(x) and f(z) on inputs drawn from ``seed``."""
     _check_regression_model(model, n_features, what)

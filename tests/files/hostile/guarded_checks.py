@@ -1,8 +1,12 @@
-"""The guarded fixture assignment's data and its trusted rechecks (run by the grader, outside
-the sandbox). The test data come from a seed the notebook never sees."""
+"""The guarded fixture assignment's data and its judges (run by the grader, outside the sandbox).
+The test data come from a seed the notebook never sees; the hidden tests save their evidence
+under their grade ids."""
 
 import numpy as np
 
+from autograder.judges import judge
+
+ASSIGNMENT = "00_guarded"
 TRUE_WEIGHTS, TRUE_BIAS, NOISE = np.array([1.5, -2.0, 0.5]), 3.0, 0.1
 HIDDEN_SEED = 90210
 MSE_THRESHOLD = 0.05
@@ -26,14 +30,16 @@ def _hidden_test_mse(weights: np.ndarray) -> float:
     return float(np.mean((x_test @ weights[:-1] + weights[-1] - y_test) ** 2))
 
 
-def recheck_mse(arrays) -> None:
+@judge("test_mse", "test_mse")
+def judge_mse(inputs, evidence) -> None:
     a, b = np.random.default_rng(7).normal(size=(2, 50))
-    assert np.isclose(arrays["value"], np.mean((a - b) ** 2)), "mean_squared_error gives a wrong value"
+    assert np.isclose(evidence["value"], np.mean((a - b) ** 2)), "mean_squared_error gives a wrong value"
 
 
-def recheck_fit(arrays) -> None:
-    mse = _hidden_test_mse(arrays["weights"])
+def _judge_weights(inputs, evidence) -> None:
+    mse = _hidden_test_mse(evidence["weights"])
     assert mse < MSE_THRESHOLD, f"test MSE {mse:.3f} (needs < {MSE_THRESHOLD})"
 
 
-recheck_keras = recheck_fit
+judge("test_fit", "test_fit")(_judge_weights)
+judge("test_keras_model", "test_keras_model")(_judge_weights)

@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 ASSIGNMENT = "00_guarded"
 SETUP = '''import numpy as np
-from autograder import exports
+from coursekit import evidence
 data = np.load("public.npz")
 x_train, y_train, x_valid, y_valid = (data[k] for k in ("x_train", "y_train", "x_valid", "y_valid"))
 
@@ -50,14 +50,14 @@ TESTS = {
     "test_mse": (2, '''assert mean_squared_error([1, 2], [1, 4]) == 2.0
 ### BEGIN HIDDEN TESTS
 a, b = np.random.default_rng(7).normal(size=(2, 50))
-exports.save("test_mse", value=mean_squared_error(a, b))
+evidence.save("test_mse", {"value": mean_squared_error(a, b)})
 assert np.isclose(mean_squared_error(a, b), np.mean((a - b) ** 2))
 ### END HIDDEN TESTS'''),
     "test_fit": (3, '''weights = fit_linear(x_train, y_train)
 assert np.shape(weights) == (x_train.shape[1] + 1,)
 assert np.mean((predict(weights, x_valid) - y_valid) ** 2) < 0.05
 ### BEGIN HIDDEN TESTS
-exports.save("test_fit", weights=weights)
+evidence.save("test_fit", {"weights": weights})
 reference = np.linalg.lstsq(np.hstack([x_train, np.ones((len(x_train), 1))]), y_train, rcond=None)[0]
 assert np.allclose(weights, reference)
 assert max(abs(w - r) for w, r in zip(weights, reference)) < 1e-6
@@ -67,7 +67,7 @@ loss = model.evaluate(x_valid, y_valid, verbose=0)
 assert loss < 0.05, f"validation MSE {loss:.3f}"
 ### BEGIN HIDDEN TESTS
 kernel, bias = model.layers[-1].get_weights()
-exports.save("test_keras_model", weights=np.append(kernel.ravel(), bias))
+evidence.save("test_keras_model", {"weights": np.append(kernel.ravel(), bias)})
 ### END HIDDEN TESTS'''),
 }
 
@@ -100,7 +100,7 @@ def source_notebook():
 
 
 def build_course(root: Path) -> Path:
-    """The fixture course in ``root``: the kit's nbgrader_config.py with the rechecks, data, built."""
+    """The fixture course in ``root``: the kit's nbgrader_config.py with the fixture's judges, data, built."""
     sys.path.insert(0, str(HERE))
     import guarded_checks
 
@@ -109,9 +109,7 @@ def build_course(root: Path) -> Path:
 
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     config = (REPO / "nbgrader_config.py").read_text()
-    config += (f"\nimport sys\nsys.path.insert(0, {str(HERE)!r})\nc.TrustedRecheck.rechecks = {{{ASSIGNMENT!r}: {{"
-               "'test_mse': 'guarded_checks:recheck_mse', 'test_fit': 'guarded_checks:recheck_fit', "
-               "'test_keras_model': 'guarded_checks:recheck_keras'}}\n")
+    config += f"\nimport sys\nsys.path.insert(0, {str(HERE)!r})\nimport guarded_checks  # registers its judges\n"
     (root / "nbgrader_config.py").write_text(config)
     nbformat.write(source_notebook(), root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     guarded_checks.write_public_data(root / "source" / ASSIGNMENT / "public.npz")
