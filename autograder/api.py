@@ -3,13 +3,13 @@
 import dataclasses
 from pathlib import Path
 
-from . import data, demo as samples, pipeline, report_page
+from . import data, demo as samples, pipeline, release as releases, report_page
 from .course import Course
 from .dispatch import Workers
-from .results import BuildResult, GradingRun, ValidationResult
+from .results import BuildResult, GradingRun, ReleaseResult, ValidationResult
 from .sandbox import Limits
 
-__all__ = ["fetch_data", "verify_data", "build", "validate", "grade", "report", "demo"]
+__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo"]
 
 
 def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
@@ -31,6 +31,16 @@ def build(assignments=None, check: bool = False, course_root=None) -> list[Build
 def validate(assignments=None, course_root=None) -> list[ValidationResult]:
     """Every source notebook must earn full marks; every untouched student version 0."""
     return pipeline.validate(Course.find(course_root), assignments)
+
+
+def release(assignments=None, output=None, data_mirror=None, data_url: str | None = None,
+            course_root=None) -> ReleaseResult:
+    """Write the student bundle (student notebooks, the students' wheel, pinned requirements, a
+    README) of ``assignments`` (default: all) into ``output`` (default: release/ in the course
+    folder), and with ``data_mirror`` a folder of the students' data (the course data without the
+    held-out answers) to publish at ``data_url``. Refused if the bundle would hold hidden tests,
+    solutions, the grader's code or held-out answers."""
+    return releases.release(Course.find(course_root), assignments, output, data_mirror, data_url)
 
 
 def grade(assignment: str, submissions, db_url: str | None = None, output=None,

@@ -26,6 +26,13 @@ def main(argv=None) -> int:
     validate = commands.add_parser("validate", help="solutions earn full marks, untouched versions 0")
     validate.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
 
+    release = commands.add_parser("release", help="the student bundle (notebooks, wheel, requirements, README)")
+    release.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    release.add_argument("--output", help="folder for the bundle (default: release/)")
+    release.add_argument("--data-mirror", dest="data_mirror",
+                         help="also write the students' data (without held-out answers) into this folder, to publish")
+    release.add_argument("--data-url", dest="data_url", help="where students will fetch that data from (for the README)")
+
     grade = commands.add_parser("grade", help="autograde submitted/<student>/<assignment>/ folders")
     grade.add_argument("assignment")
     grade.add_argument("--submissions", required=True, help="the submitted/ folder")
@@ -95,6 +102,16 @@ def _validate(**arguments) -> int:
     return 0 if all(result.ok for result in results) else 1
 
 
+def _release(**arguments) -> int:
+    result = api.release(**arguments)
+    print(f"student bundle: {result.bundle} ({len(result.assignments)} assignments, {result.bundle_bytes / 2**20:.1f} MiB, "
+          f"wheel {result.wheel.name}); scanned: no hidden tests, solutions, grader code or held-out answers")
+    if result.data_mirror:
+        print(f"students' data: {result.data_mirror} ({result.data_files} files, {result.data_bytes / 2**20:.0f} MiB): "
+              "publish it where --data-url says")
+    return 0
+
+
 def _grade(**arguments) -> int:
     print(reports.grading_table(api.grade(**arguments)))
     return 0
@@ -112,7 +129,8 @@ def _demo(**arguments) -> int:
     return 0
 
 
-COMMANDS = {"data": _data, "build": _build, "validate": _validate, "grade": _grade, "report": _report, "demo": _demo}
+COMMANDS = {"data": _data, "build": _build, "validate": _validate, "release": _release, "grade": _grade, "report": _report,
+            "demo": _demo}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -75,3 +75,17 @@ class BuildResult:
     assignment: str
     changed: list[Path]
     """Generated files that differ from the committed ones (written unless checking)."""
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    bundle: Path
+    """Folder of the student bundle."""
+    wheel: Path
+    """The students' wheel in it."""
+    assignments: list[str]
+    bundle_bytes: int
+    data_mirror: Path | None
+    """The students' data mirror, if one was written."""
+    data_bytes: int
+    data_files: int

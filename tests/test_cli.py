@@ -10,7 +10,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert exited.value.code == 0
     output = capsys.readouterr().out
-    for command in ("data", "build", "validate", "grade", "report", "demo"):
+    for command in ("data", "build", "validate", "release", "grade", "report", "demo"):
         assert f"    {command}" in output
 
 

@@ -95,11 +95,16 @@ def student_data(folder: Path | None = None) -> dict[str, Path]:
 
 
 def student_manifest(files: dict[str, Path]) -> tuple[DataFile, ...]:
-    """The manifest of ``files`` (`student_data`): course files keep their public addresses, stand-ins
-    are mirror-only. Every file is hashed: the students' wheel vouches for exactly these bytes."""
-    public = {entry.path: entry.url for entry in MANIFEST}
-    return tuple(DataFile(relpath, sha256_of(path), path.stat().st_size, public.get(relpath))
-                 for relpath, path in files.items())
+    """The manifest of ``files`` (`student_data`): files that are the course's own keep their public
+    addresses, stand-ins are mirror-only. Every file is hashed: the students' wheel vouches for
+    exactly these bytes."""
+    course = {entry.path: entry for entry in MANIFEST}
+    entries = []
+    for relpath, path in files.items():
+        sha256 = sha256_of(path)
+        same = relpath in course and course[relpath].sha256 == sha256
+        entries.append(DataFile(relpath, sha256, path.stat().st_size, course[relpath].url if same else None))
+    return tuple(entries)
 
 
 def stand_in_cache() -> Path:
@@ -176,13 +181,13 @@ def _publish(folder: Path, name: str, write) -> None:
 
 def _write_gzip(target: Path, text: str) -> None:
     """``text`` gzipped with no time stamp or file name in the header: the same bytes every time."""
-    target.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    target.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
 
 
 @contextlib.contextmanager
 def _tar_gz_writer(target: Path):
     """A tar.gz archive into ``target`` that holds only what is added, without a time stamp."""
-    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as stream, \
+    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as stream, \
             tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as archive:
         yield archive
 

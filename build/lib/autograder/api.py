@@ -1,0 +1,83 @@
+"""The kit's public functions; the `autograder` command calls exactly these."""
+
+import dataclasses
+from pathlib import Path
+
+from . import data, demo as samples, pipeline, release as releases, report_page
+from .course import Course
+from .dispatch import Workers
+from .results import BuildResult, GradingRun, ReleaseResult, ValidationResult
+from .sandbox import Limits
+
+__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo"]
+
+
+def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
+    """Fill the course data folder from ``mirror`` (a folder or http(s) address), else from
+    $COURSE_DATA_MIRROR, else from each file's public download address."""
+    return data.fetch(mirror=mirror)
+
+
+def verify_data() -> list[str]:
+    """Check the sha256 of every course data file; raise naming each missing or corrupt one."""
+    return data.verify()
+
+
+def build(assignments=None, check: bool = False, course_root=None) -> list[BuildResult]:
+    """Generate assignments/ and solutions/ from source/ (``check``: only report stale files)."""
+    return pipeline.build(Course.find(course_root), assignments, check)
+
+
+def validate(assignments=None, course_root=None) -> list[ValidationResult]:
+    """Every source notebook must earn full marks; every untouched student version 0."""
+    return pipeline.validate(Course.find(course_root), assignments)
+
+
+def release(assignments=None, output=None, data_mirror=None, data_url: str | None = None,
+            course_root=None) -> ReleaseResult:
+    """Write the student bundle (student notebooks, the students' wheel, pinned requirements, a
+    README) of ``assignments`` (default: all) into ``output`` (default: release/ in the course
+    folder), and with ``data_mirror`` a folder of the students' data (the course data without the
+    held-out answers) to publish at ``data_url``. Refused if the bundle would hold hidden tests,
+    solutions, the grader's code or held-out answers."""
+    return releases.release(Course.find(course_root), assignments, output, data_mirror, data_url)
+
+
+def grade(assignment: str, submissions, db_url: str | None = None, output=None,
+          timeout_s: float = Limits.notebook_timeout_s, memory_mb: int = Limits.memory_mb,
+          allow_missing_limits: bool = False, regrade: bool = False, workers: int = 1, cluster=None,
+          course_root=None) -> GradingRun:
+    """Autograde ``submissions/<student>/<assignment>/``, each notebook sandboxed under limits
+    (refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
+    local processes, or on an existing Dask cluster (``cluster``: its scheduler's address or a
+    connected ``distributed.Client``); write grades.csv
+    and HTML feedback into ``output`` (default: grading/<assignment>/ in the course folder). A
+    rerun into the same output grades only new or changed submissions, unless ``regrade``."""
+    course = Course.find(course_root)
+    [assignment] = course.assignments([assignment])
+    output = Path(output) if output else course.root / "grading" / assignment
+    limits = dataclasses.replace(Limits(), notebook_timeout_s=timeout_s, memory_mb=memory_mb)
+    with Workers(workers, cluster) as pool:
+        return pipeline.grade(course, assignment, Path(submissions), output, db_url, limits, allow_missing_limits,
+                              regrade, workers=pool)
+
+
+def report(assignment: str, output=None, course_root=None) -> tuple[Path, Path]:
+    """report.html and report.csv for the instructor, in the grading ``output`` folder of
+    ``assignment`` (default: grading/<assignment>/ in the course folder)."""
+    course = Course.find(course_root)
+    [assignment] = course.assignments([assignment])
+    return report_page.write_report(Path(output) if output else course.root / "grading" / assignment, assignment)
+
+
+def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:
+    """Build, then grade the sample submissions of each assignment (default: all) into
+    ``output`` (default: demo/ in the course folder)."""
+    course = Course.find(course_root)
+    output = Path(output) if output else course.root / "demo"
+    pipeline.build(course, assignments)
+    runs = []
+    for assignment in course.assignments(assignments):
+        submitted = samples.write_sample_submissions(course, assignment, output / assignment / "submitted")
+        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading", regrade=True))
+    return runs

@@ -1,0 +1,136 @@
+"""`autograder` command line: each command parses its arguments and calls one api function."""
+
+import argparse
+import sys
+
+from . import api, reports
+from .errors import CourseKitError
+
+
+def main(argv=None) -> int:
+    # Options left out are not passed on, so the defaults live only in autograder.api.
+    parser = argparse.ArgumentParser(prog="autograder", argument_default=argparse.SUPPRESS,
+                                     description="Build, validate and grade the course's assignments.")
+    commands = _Subcommands(parser.add_subparsers(dest="command", required=True))
+
+    data_parser = commands.add_parser("data", help="the course data folder")
+    data_commands = _Subcommands(data_parser.add_subparsers(dest="data_command", required=True))
+    fetch = data_commands.add_parser("fetch", help="fill the data folder, checking sha256")
+    fetch.add_argument("--mirror", help="folder or http(s) address laid out like the data folder")
+    data_commands.add_parser("verify", help="check every data file's sha256")
+
+    build = commands.add_parser("build", help="generate assignments/ and solutions/ from source/")
+    build.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    build.add_argument("--check", action="store_true", help="exit 1 if committed files are stale; write nothing")
+
+    validate = commands.add_parser("validate", help="solutions earn full marks, untouched versions 0")
+    validate.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+
+    release = commands.add_parser("release", help="the student bundle (notebooks, wheel, requirements, README)")
+    release.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    release.add_argument("--output", help="folder for the bundle (default: release/)")
+    release.add_argument("--data-mirror", dest="data_mirror",
+                         help="also write the students' data (without held-out answers) into this folder, to publish")
+    release.add_argument("--data-url", dest="data_url", help="where students will fetch that data from (for the README)")
+
+    grade = commands.add_parser("grade", help="autograde submitted/<student>/<assignment>/ folders")
+    grade.add_argument("assignment")
+    grade.add_argument("--submissions", required=True, help="the submitted/ folder")
+    grade.add_argument("--db-url", dest="db_url", help="gradebook SQLAlchemy URL (default: SQLite in the output)")
+    grade.add_argument("--output", help="folder for autograded notebooks, feedback and grades.csv")
+    grade.add_argument("--timeout", dest="timeout_s", type=float, help="wall-clock seconds per notebook")
+    grade.add_argument("--memory-mb", dest="memory_mb", type=int, help="memory limit per notebook")
+    grade.add_argument("--allow-missing-limits", dest="allow_missing_limits", action="store_true",
+                       help="grade even where this machine cannot enforce every limit (trusted notebooks only)")
+    grade.add_argument("--regrade", action="store_true", help="regrade students already graded into this output")
+    grade.add_argument("--workers", type=int, help="notebooks run at once on this machine (default: 1)")
+    grade.add_argument("--cluster", help="address of a Dask scheduler whose workers run the notebooks, "
+                                         "e.g. tcp://10.0.0.5:8786 (instead of local workers)")
+
+    report = commands.add_parser("report", help="the instructor's HTML report and per-test CSV of a grading run")
+    report.add_argument("assignment")
+    report.add_argument("--output", help="the grading folder (default: grading/<assignment>/)")
+
+    demo = commands.add_parser("demo", help="build, then grade sample submissions")
+    demo.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    demo.add_argument("--output", help="folder for the demo's files (default: demo/)")
+
+    arguments = vars(parser.parse_args(argv))
+    command = arguments.pop("command")
+    try:
+        return COMMANDS[command](**arguments)
+    except CourseKitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+class _Subcommands:
+    """Subcommand parsers that, like the main one, pass on only the options given (argparse does
+    not hand argument_default down to subparsers)."""
+
+    def __init__(self, subparsers):
+        self.subparsers = subparsers
+
+    def add_parser(self, name, **settings):
+        return self.subparsers.add_parser(name, argument_default=argparse.SUPPRESS, **settings)
+
+
+def _data(data_command, **arguments) -> int:
+    if data_command == "fetch":
+        results = api.fetch_data(**arguments)
+        for result in results:
+            print(f"{result.action:10} {result.path}")
+        print(f"{len(results)} files in the course data folder, sha256 checked")
+    else:
+        print(f"{len(api.verify_data())} files verified")
+    return 0
+
+
+def _build(**arguments) -> int:
+    results = api.build(**arguments)
+    stale = [path for result in results for path in result.changed]
+    verb = "stale" if arguments.get("check") else "written"
+    for path in stale:
+        print(f"{verb}: {path}")
+    print(f"{len(results)} assignments built, {len(stale)} files {verb}")
+    return 1 if stale and arguments.get("check") else 0
+
+
+def _validate(**arguments) -> int:
+    results = api.validate(**arguments)
+    print(reports.validation_table(results))
+    return 0 if all(result.ok for result in results) else 1
+
+
+def _release(**arguments) -> int:
+    result = api.release(**arguments)
+    print(f"student bundle: {result.bundle} ({len(result.assignments)} assignments, {result.bundle_bytes / 2**20:.1f} MiB, "
+          f"wheel {result.wheel.name}); scanned: no hidden tests, solutions, grader code or held-out answers")
+    if result.data_mirror:
+        print(f"students' data: {result.data_mirror} ({result.data_files} files, {result.data_bytes / 2**20:.0f} MiB): "
+              "publish it where --data-url says")
+    return 0
+
+
+def _grade(**arguments) -> int:
+    print(reports.grading_table(api.grade(**arguments)))
+    return 0
+
+
+def _report(**arguments) -> int:
+    for path in api.report(**arguments):
+        print(f"written: {path}")
+    return 0
+
+
+def _demo(**arguments) -> int:
+    for run in api.demo(**arguments):
+        print(reports.grading_table(run), end="\n\n")
+    return 0
+
+
+COMMANDS = {"data": _data, "build": _build, "validate": _validate, "release": _release, "grade": _grade, "report": _report,
+            "demo": _demo}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Sample submissions for the demo, made from the generated versions so they never go stale:
+the reference solution, the untouched student version, a half-done one (the first half of the
+solution cells filled in) and a broken one (truncated notebook JSON)."""
+
+import math
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from .course import Course
+
+SAMPLE_STUDENTS = ("reference", "untouched", "half-done", "broken")
+
+
+def write_sample_submissions(course: Course, assignment: str, submitted: Path) -> Path:
+    """Write ``submitted/<student>/<assignment>/`` for each sample student; return ``submitted``."""
+    for student in SAMPLE_STUDENTS:
+        folder = submitted / student / assignment
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        for name in course.notebook_names(assignment):
+            student_version = course.release_dir / assignment / name
+            solution_version = course.solution_dir / assignment / name
+            if student == "reference":
+                shutil.copyfile(solution_version, folder / name)
+            elif student == "untouched":
+                shutil.copyfile(student_version, folder / name)
+            elif student == "half-done":
+                nbformat.write(half_done(student_version, solution_version), folder / name)
+            else:
+                text = student_version.read_text()
+                (folder / name).write_text(text[: len(text) // 2])
+    return submitted
+
+
+def half_done(student_version: Path, solution_version: Path):
+    """The student version with the first half of its solution cells answered."""
+    notebook = nbformat.read(student_version, as_version=4)
+    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+               for cell in nbformat.read(solution_version, as_version=4).cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
+    to_answer = list(answers)[: math.ceil(len(answers) / 2)]
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in to_answer:
+            cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
+    return notebook

@@ -1,0 +1,114 @@
+"""Judges of assignment 1 (regression baselines on the Ames house prices): the hidden inputs, the
+reference metrics and the held-out sale prices."""
+
+import numpy as np
+
+from coursekit.checks import regression as checks
+
+from .. import data
+from .registry import judge, record
+
+ASSIGNMENT = checks.ASSIGNMENT
+
+
+def reference_mae(y_true, y_pred) -> float:
+    return float(np.mean(np.abs(np.asarray(y_true, np.float64) - np.asarray(y_pred, np.float64))))
+
+
+def reference_rmse(y_true, y_pred) -> float:
+    return float(np.sqrt(np.mean((np.asarray(y_true, np.float64) - np.asarray(y_pred, np.float64)) ** 2)))
+
+
+# --- exercise 1: the split -------------------------------------------------------------------
+
+def split_inputs(rng) -> dict:
+    """A frame of a few hundred houses under a shuffled, gappy index, a fraction and a seed."""
+    rows = int(rng.integers(150, 1200))
+    return {"index": rng.permutation(10 * rows)[:rows], "area": rng.integers(500, 3000, rows),
+            "price": rng.integers(10_000, 700_000, rows), "fraction": rng.uniform(0.1, 0.4),
+            "seed": rng.integers(0, 2**31)}
+
+
+@judge("test_split", checks.hand_in_split, draw=split_inputs)
+def judge_split(inputs, evidence) -> None:
+    checks.judge_split(checks.split_frame(inputs), float(inputs["fraction"]), evidence)
+
+
+# --- exercise 2: metrics and the baseline ------------------------------------------------------
+
+def metrics_inputs(rng) -> dict:
+    """Integers of both signs (unsigned arithmetic overflows on them), prices, a 2-D case and a
+    perfect prediction; prices for the baseline, one of them 0."""
+    length = int(rng.integers(5, 12))
+    prices = rng.uniform(50_000, 500_000, int(rng.integers(20, 50)))
+    shape = (int(rng.integers(2, 5)), int(rng.integers(2, 5)))
+    same = rng.normal(size=int(rng.integers(1, 4)))
+    cases = [(rng.integers(-10, 11, length), rng.integers(-10, 11, length)),
+             (prices, prices + rng.normal(0, 30_000, len(prices))),
+             (rng.normal(size=shape), rng.normal(size=shape)), (same, same.copy())]
+    baseline_prices = np.append(rng.uniform(10_000, 400_000, int(rng.integers(3, 9))), 0.0)
+    return {"cases": len(cases), "prices": rng.permutation(baseline_prices),
+            **{f"y_true_{i}": y_true for i, (y_true, _) in enumerate(cases)},
+            **{f"y_pred_{i}": y_pred for i, (_, y_pred) in enumerate(cases)}}
+
+
+@judge("test_metrics", checks.hand_in_metrics, draw=metrics_inputs)
+def judge_metrics(inputs, evidence) -> None:
+    cases = checks.metric_cases(inputs)
+    expected = {f"{name}_{i}": reference(y_true, y_pred)
+                for name, reference in zip(checks.METRICS, (reference_mae, reference_rmse))
+                for i, (y_true, y_pred) in enumerate(cases)}
+    checks.judge_metrics(cases, inputs["prices"], evidence, expected | {"baseline": float(np.mean(inputs["prices"]))})
+
+
+@judge("test_baseline", checks.hand_in_baseline_price)
+def judge_baseline_price(inputs, evidence) -> None:
+    checks.judge_baseline_price(evidence["baseline_price"], float(np.mean(evidence["train_prices"])))
+
+
+# --- exercises 3-5: features, normalisation and models ----------------------------------------
+
+@judge("test_features_and_normalizer", checks.hand_in_features_and_normalizer)
+def judge_features_and_normalizer(inputs, evidence) -> None:
+    checks.judge_features_and_normalizer(evidence, len(data.load_ames("test")))
+
+
+def affinity_seed(rng) -> dict:
+    return {"seed": rng.integers(0, 2**31)}
+
+
+@judge("test_linear_model", checks.hand_in_linear_model, draw=affinity_seed)
+def judge_linear_model(inputs, evidence) -> None:
+    checks.judge_linear_model(evidence, int(inputs["seed"]))
+
+
+@judge("test_mlp_model", checks.hand_in_mlp_model, draw=affinity_seed)
+def judge_mlp_model(inputs, evidence) -> None:
+    checks.judge_mlp_model(evidence, int(inputs["seed"]))
+
+
+# --- held-out metrics -------------------------------------------------------------------------
+
+HELD_OUT = "the held-out houses"
+
+
+def held_out_rmse(predictions: np.ndarray) -> float:
+    """RMSE in dollars of predicted prices of the held-out houses (needs their sale prices)."""
+    prices = data.load_ames("test")[checks.TARGET].to_numpy(np.float64)
+    assert predictions.shape == prices.shape, f"got {predictions.shape} predictions; expected {prices.shape}"
+    assert np.all(np.isfinite(predictions)), "the model predicts NaN or infinity on held-out houses"
+    return reference_rmse(prices, predictions)
+
+
+@judge("test_held_out_ranking", checks.hand_in_ranking)
+def judge_ranking(inputs, evidence) -> str:
+    baseline = record("01/baseline_held_out_rmse",
+                      held_out_rmse(np.full_like(evidence["linear"], float(evidence["baseline_price"]))))
+    linear = record("01/linear_held_out_rmse", held_out_rmse(evidence["linear"]))
+    mlp = record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]))
+    return checks.judge_ranking(baseline, linear, mlp, HELD_OUT)
+
+
+@judge("test_mlp_threshold", checks.hand_in_mlp_threshold)
+def judge_mlp_threshold(inputs, evidence) -> str:
+    return checks.judge_mlp_threshold(record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"])), HELD_OUT)

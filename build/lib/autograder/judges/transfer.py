@@ -1,0 +1,121 @@
+"""Judges of assignment 3 (transfer learning on the flower photos): the hidden inputs, the
+reference photo pipeline and the classes of the held-out photos."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from coursekit.checks import transfer as checks
+from coursekit.checks.common import accuracy_of
+
+from .. import data
+from .registry import judge, record
+
+ASSIGNMENT = checks.ASSIGNMENT
+
+
+def preprocess_photos(paths, image_size: int) -> np.ndarray:
+    """The reference pipeline: decode -> resize (bilinear) -> MobileNetV2's [-1, 1] scaling. (The
+    students' package preprocesses only the held-out photos: a general copy there would be an
+    answer to make_dataset.)"""
+    images = [tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), (image_size, image_size))
+              for path in paths]
+    return keras.applications.mobilenet_v2.preprocess_input(np.stack(images)).astype(np.float32)
+
+
+def _training_photo_indices(rng, count: int) -> np.ndarray:
+    return np.sort(rng.choice(len(data.load_flower_photos("train")[0]), count, replace=False))
+
+
+def pipeline_inputs(rng) -> dict:
+    """7-13 training photos of mixed classes, at two sizes and batch sizes."""
+    return {"photos": _training_photo_indices(rng, int(rng.integers(7, 14))),
+            "sizes": rng.choice([48, 64, 96, 128], 2, replace=False), "batch_sizes": rng.integers(2, 6, 2)}
+
+
+@judge("test_pipeline", checks.hand_in_pipeline, draw=pipeline_inputs)
+def judge_pipeline(inputs, evidence) -> None:
+    paths, labels = checks.training_photos(inputs["photos"])
+    cases = checks.pipeline_cases(inputs)
+    expected = {f"images_{case}": preprocess_photos(paths, int(size)) for case, (size, _) in enumerate(cases)}
+    checks.judge_pipeline(labels, cases, evidence, expected)
+
+
+def augmentation_inputs(rng) -> dict:
+    paths, _ = checks.training_photos(_training_photo_indices(rng, 4))
+    return {"images": preprocess_photos(paths, checks.CHECK_IMAGE_SIZE)}
+
+
+@judge("test_augmentation", checks.hand_in_augmentation, draw=augmentation_inputs)
+def judge_augmentation(inputs, evidence) -> None:
+    checks.judge_augmentation(inputs["images"], evidence)
+
+
+def compile_inputs(rng) -> dict:
+    features, classes, rows = int(rng.integers(2, 6)), int(rng.integers(3, 8)), int(rng.integers(2, 9))
+    return {"weights": rng.normal(size=(features, classes)).astype(np.float32),
+            "bias": rng.normal(size=classes).astype(np.float32), "inputs": rng.normal(size=(rows, features)).astype(np.float32),
+            "labels": rng.integers(0, classes, rows), "learning_rate": 10 ** rng.uniform(-4, -1)}
+
+
+@judge("test_compile_model", checks.hand_in_compile_model, draw=compile_inputs)
+def judge_compile_model(inputs, evidence) -> None:
+    checks.judge_compile_model(inputs, evidence)
+
+
+def model_inputs(rng) -> dict:
+    """Another number of classes, and four photos as the model sees them."""
+    paths, _ = checks.training_photos(_training_photo_indices(rng, 4))
+    return {"num_classes": rng.integers(3, 9), "image_size": checks.CHECK_IMAGE_SIZE,
+            "images": preprocess_photos(paths, checks.CHECK_IMAGE_SIZE)}
+
+
+@judge("test_scratch_cnn", checks.hand_in_scratch_cnn, draw=model_inputs)
+def judge_scratch_cnn(inputs, evidence) -> None:
+    checks.judge_scratch_cnn(int(inputs["num_classes"]), evidence)
+
+
+@judge("test_feature_extraction_model", checks.hand_in_feature_extraction_model, draw=model_inputs)
+def judge_feature_extraction_model(inputs, evidence) -> None:
+    checks.judge_feature_extraction_model(int(inputs["num_classes"]), evidence)
+
+
+def unfreeze_inputs(rng) -> dict:
+    return {"first_layer_name": f"block_{int(rng.integers(4, 16))}_expand"}
+
+
+@judge("test_fine_tuning_setup", checks.hand_in_fine_tuning, draw=unfreeze_inputs)
+def judge_fine_tuning(inputs, evidence) -> None:
+    checks.judge_fine_tuning(str(inputs["first_layer_name"]), evidence)
+
+
+@judge("test_fine_tuning_learning_rate", checks.hand_in_fine_tuning_learning_rate)
+def judge_fine_tuning_learning_rate(inputs, evidence) -> None:
+    checks.judge_fine_tuning_learning_rate(evidence)
+
+
+# --- the models on the held-out photos -----------------------------------------------------------
+
+HELD_OUT = "the 200 held-out photos"
+
+
+def held_out_accuracy(classes, name: str) -> float:
+    """Accuracy of predicted classes of the held-out photos (needs their labels)."""
+    return record(f"held_out_accuracy/{name}", accuracy_of(classes, data.load_flower_photos("test")[1]))
+
+
+@judge("test_held_out_accuracy", checks.hand_in_held_out_accuracy)
+def judge_held_out_accuracy(inputs, evidence) -> str:
+    return checks.judge_held_out_accuracy(held_out_accuracy(evidence["fine_tuned"], "fine_tuned"), HELD_OUT)
+
+
+@judge("test_transfer_beats_scratch", checks.hand_in_transfer_beats_scratch)
+def judge_transfer_beats_scratch(inputs, evidence) -> str:
+    return checks.judge_transfer_beats_scratch(held_out_accuracy(evidence["fine_tuned"], "fine_tuned"),
+                                               held_out_accuracy(evidence["scratch"], "scratch"), HELD_OUT)
+
+
+@judge("test_fine_tuning_keeps_accuracy", checks.hand_in_fine_tuning_keeps_accuracy)
+def judge_fine_tuning_keeps_accuracy(inputs, evidence) -> str:
+    return checks.judge_fine_tuning_keeps_accuracy(held_out_accuracy(evidence["feature_extraction"], "feature_extraction"),
+                                                   held_out_accuracy(evidence["fine_tuned"], "fine_tuned"), HELD_OUT)

@@ -1,0 +1,306 @@
+"""build, grade and validate: nbgrader does the notebook surgery, the kit adds the rest."""
+
+import contextlib
+import copy
+import dataclasses
+import filecmp
+import functools
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback, GenerateSolution
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import capture_log, temp_attrs
+
+from distributed import as_completed
+
+from . import preflight, reports
+from .course import Course
+from .dispatch import Dispatch, Workers, execute_submission
+from .errors import BuildError, CourseError, SubmissionError
+from .execution import grading_environment
+from .ledger import Ledger, fingerprint
+from .nbgrader_plugins import SandboxedExecute, record_path, store_execution
+from .progress import Progress
+from .results import BuildResult, CellScore, GradingRun, SubmissionResult, ValidationResult
+from .sandbox import Limits
+
+
+# --- build ------------------------------------------------------------------------------------
+
+def build(course: Course, assignments=None, check: bool = False) -> list[BuildResult]:
+    """Generate student versions into assignments/ and solutions into solutions/.
+
+    Files are generated in a scratch folder and copied only where they differ, so a second run
+    changes nothing. With ``check`` nothing is written; the differences are returned.
+    """
+    results = []
+    with tempfile.TemporaryDirectory(prefix="autograder-build-") as scratch:
+        scratch = Path(scratch)
+        for assignment in course.assignments(assignments):
+            # nbgrader insists on a gradebook even here: a throwaway one in the scratch folder.
+            config = course.nbgrader_config(release_directory=scratch / "assignments",
+                                            solution_directory=scratch / "solutions",
+                                            db_url=f"sqlite:///{scratch / 'gradebook.db'}")
+            _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
+            _nbgrader(GenerateSolution, course, assignment, config)
+            changed = []
+            for generated_root, committed_root in ((scratch / "assignments", course.release_dir),
+                                                   (scratch / "solutions", course.solution_dir)):
+                changed += _sync(generated_root / assignment, committed_root / assignment, check)
+            results.append(BuildResult(assignment, changed))
+    return results
+
+
+def _nbgrader(converter_class, course: Course, assignment: str, config, student: str = ".", **traits) -> None:
+    """Run one nbgrader converter in this process (fast: no interpreter start-up)."""
+    coursedir = CourseDirectory(config=config)
+    # nbgrader runs the `alembic` command by name when it opens a gradebook.
+    with temp_attrs(coursedir, assignment_id=assignment, student_id=student), \
+            _environment(PATH=grading_environment()["PATH"]):
+        converter = converter_class(coursedir=coursedir, config=config)
+        converter.force = True
+        for name, value in traits.items():
+            setattr(converter, name, value)
+        outcome = capture_log(converter)
+    if not outcome["success"]:
+        raise BuildError(f"nbgrader {converter_class.__name__} failed for {assignment}:\n"
+                         f"{outcome.get('error') or ''}\n{outcome.get('log', '')[-3000:]}")
+
+
+@contextlib.contextmanager
+def _environment(**variables):
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _sync(generated: Path, committed: Path, check: bool) -> list[Path]:
+    """Copy generated files over committed ones where they differ; return those paths."""
+    changed = []
+    generated_files = {p.relative_to(generated) for p in generated.rglob("*") if p.is_file()}
+    committed_files = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.exists() else set()
+    for relative in sorted(generated_files | committed_files):
+        source, target = generated / relative, committed / relative
+        if relative not in generated_files:
+            changed.append(target)
+            if not check:
+                target.unlink()
+        elif not target.exists() or not filecmp.cmp(source, target, shallow=False):
+            changed.append(target)
+            if not check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+    return changed
+
+
+# --- grade ------------------------------------------------------------------------------------
+
+def grade(course: Course, assignment: str, submissions: Path, output: Path, db_url: str | None = None,
+          limits: Limits = Limits(), allow_missing_limits: bool = False, regrade: bool = False,
+          workers: Workers | None = None, progress: bool = True) -> GradingRun:
+    """Autograde every ``submissions/<student>/<assignment>/`` folder: this process prepares each
+    submission and records its grades (the one writer of the gradebook and the ledger), and
+    ``workers`` (default: one local worker) execute the notebooks, each in a sandbox under
+    ``limits``. One student's broken submission is reported with its reason and never stops the
+    others; a rerun into the same ``output`` skips students already graded (unless ``regrade``)
+    and regrades those whose files changed."""
+    [assignment] = course.assignments([assignment])
+    submissions, output = Path(submissions).resolve(), Path(output).resolve()
+    if not submissions.is_dir():
+        raise CourseError(f"submissions folder {submissions} does not exist")
+    output.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
+    config = course.nbgrader_config(root=output, source_directory=course.source_dir,
+                                    release_directory=output / "release", db_url=db_url)
+    _limit(config, limits, output / "runs", allow_missing_limits)
+    batch = _Batch(course, assignment, config)
+    _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
+
+    ledger = Ledger(output / "ledger.jsonl")
+    results, pending = {}, []
+    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        submission_fingerprint = fingerprint(student_dir / assignment)
+        result = None if regrade else ledger.result(student_dir.name, submission_fingerprint)
+        if result is None:
+            pending.append((student_dir, submission_fingerprint))
+        else:
+            results[student_dir.name] = result
+    with Progress(assignment, len(results) + len(pending), len(results), quiet=not progress) as shown, \
+            contextlib.ExitStack() as stack:
+        pool = (workers or stack.enter_context(Workers())) if pending else None
+        if pool:
+            pool.check(allow_missing_limits, batch.needs_gpu)
+            pool.on_start(shown.running)
+        running, submissions_of = as_completed(loop=pool.client.loop) if pool else None, {}
+
+        def record(future):
+            student, submission_fingerprint = submissions_of[future.key]
+            shown.scoring(student)
+            results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
+
+        for student_dir, submission_fingerprint in pending:
+            prepared = batch.prepare(student_dir)
+            if isinstance(prepared, SubmissionResult):
+                results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
+                continue
+            shown.waiting(student_dir.name)
+            future = pool.submit(execute_submission, student_dir.name, prepared, limits, allow_missing_limits,
+                                 gpu=batch.needs_gpu)
+            submissions_of[future.key] = (student_dir.name, submission_fingerprint)
+            running.add(future)
+            for done in running.next_batch(block=False):  # record what finished while preparing
+                record(done)
+        for future in running or []:
+            record(future)
+    ordered = [results[name] for name in sorted(results)]
+    grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
+    return GradingRun(assignment, output, ordered, grades_csv)
+
+
+def _finished(result: SubmissionResult, submission_fingerprint: str, ledger: Ledger, shown: Progress) -> SubmissionResult:
+    ledger.record(result, submission_fingerprint)
+    shown.finish(result)
+    return result
+
+
+def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bool) -> None:
+    """Hand ``limits`` to the sandboxed execution step of nbgrader's autograde."""
+    execute = config.SandboxedExecute
+    execute.run_directory, execute.allow_missing_limits = str(run_directory), allow_missing_limits
+    for field in dataclasses.fields(Limits):  # the step's traits are named after the fields
+        setattr(execute, field.name, getattr(limits, field.name))
+
+
+@dataclasses.dataclass
+class _Batch:
+    """What the grading process does for each submission, before and after a worker executes it."""
+
+    course: Course
+    assignment: str
+    config: object
+
+    @property
+    def root(self) -> Path:
+        return Path(self.config.CourseDirectory.root)
+
+    @functools.cached_property
+    def needs_gpu(self) -> bool:
+        return self.assignment in Dispatch(config=self.config).gpu_assignments
+
+    @functools.cached_property
+    def cells(self) -> list[tuple[str, float]]:
+        return self.course.grade_cells(self.assignment)
+
+    def prepare(self, student_dir: Path):
+        """Preflight, then nbgrader's autograde up to execution: {notebook: its run folder's files}
+        for a worker, or the student's result if the submission is rejected or nbgrader fails."""
+        student = student_dir.name
+        try:
+            submitted = self.root / "submitted" / student / self.assignment
+            shutil.rmtree(submitted, ignore_errors=True)
+            preflight.prepare(self.course.notebook_names(self.assignment), self.assignment,
+                              student_dir / self.assignment, submitted)
+        except SubmissionError as error:
+            return _ungraded(student, "rejected", str(error), self.cells)
+        for path in self._records(student):  # a record left by an earlier, interrupted run must not be read as this one's
+            path.unlink(missing_ok=True)
+        config = copy.deepcopy(self.config)
+        config.SandboxedExecute.prepare_only = True
+        config.Autograde.autograde_preprocessors = [SandboxedExecute]
+        try:
+            _nbgrader(Autograde, self.course, self.assignment, config, student=student, create_student=True)
+        except BuildError as error:
+            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+        return {name: {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+                for name, folder in self._run_folders(student).items()}
+
+    def record(self, student: str, future) -> SubmissionResult:
+        """The worker's executions, graded by nbgrader's autograde in this process; feedback."""
+        try:
+            executions = future.result()
+        except Exception as error:  # the worker could not run it: this student alone fails
+            return _ungraded(student, "failed", f"a worker could not execute the notebooks: {type(error).__name__}: "
+                                                f"{error}"[:500], self.cells)
+        for name, folder in self._run_folders(student).items():
+            store_execution(folder, name, executions[name])
+        try:
+            _nbgrader(Autograde, self.course, self.assignment, self.config, student=student, create_student=True)
+            records = [json.loads(path.read_text()) for path in self._records(student) if path.exists()]
+            if len(records) != len(self._run_folders(student)):
+                return _ungraded(student, "failed", "nbgrader autograde did not run every notebook", self.cells)
+            flags = [flag for record in records for flag in record["flags"]]
+            result = SubmissionResult(
+                student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
+                _scores(self.assignment, student, self.config.CourseDirectory.db_url, self.cells), flags=flags,
+                wall_seconds=sum(r["wall_seconds"] for r in records),
+                peak_memory_mb=max(r["peak_memory_mb"] for r in records),
+                device=", ".join(sorted({r["device"] for r in records})),
+                worker=", ".join(sorted({r["worker"] for r in records})))
+            _nbgrader(GenerateFeedback, self.course, self.assignment, self.config, student=student)
+        except BuildError as error:
+            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+        result.feedback = self.root / "feedback" / student / self.assignment
+        return result
+
+    def _run_folders(self, student: str) -> dict[str, Path]:
+        runs = Path(self.config.SandboxedExecute.run_directory) / student
+        return {Path(name).stem: runs / Path(name).stem for name in self.course.notebook_names(self.assignment)}
+
+    def _records(self, student: str) -> list[Path]:
+        return [record_path(folder) for folder in self._run_folders(student).values()]
+
+
+def _scores(assignment: str, student: str, db_url: str, cells: list[tuple[str, float]]) -> list[CellScore]:
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        grades = {grade.name: grade for notebook in submission.notebooks for grade in notebook.grades}
+        return [CellScore(grade_id, float(grades[grade_id].score), float(grades[grade_id].max_score))
+                for grade_id, _ in cells if grade_id in grades]
+
+
+def _ungraded(student: str, status: str, reason: str, cells: list[tuple[str, float]], **measured) -> SubmissionResult:
+    zeros = [CellScore(grade_id, 0.0, points) for grade_id, points in cells]
+    return SubmissionResult(student, status, reason, zeros, **measured)
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+def validate(course: Course, assignments=None) -> list[ValidationResult]:
+    """Grade each source notebook (must earn full marks) and each committed student version
+    (must earn 0 on every graded cell)."""
+    results = []
+    for assignment in course.assignments(assignments):
+        with tempfile.TemporaryDirectory(prefix=f"autograder-validate-{assignment}-") as scratch:
+            scratch = Path(scratch)
+            for student, folder in (("solution", course.source_dir), ("untouched", course.release_dir)):
+                shutil.copytree(folder / assignment, scratch / "submitted" / student / assignment)
+            run = grade(course, assignment, scratch / "submitted", scratch / "grading")
+        solution, untouched = sorted(run.results, key=lambda r: r.student != "solution")
+        results.append(ValidationResult(assignment, solution, untouched, _validation_problems(solution, untouched)))
+    return results
+
+
+def _validation_problems(solution: SubmissionResult, untouched: SubmissionResult) -> list[str]:
+    problems = []
+    for result in (solution, untouched):
+        if result.status != "graded":
+            problems.append(f"the {result.student} notebook was not graded ({result.status}: {result.reason})")
+    lost = [c.grade_id for c in solution.cells if c.points < c.max_points]
+    if solution.status == "graded" and lost:
+        problems.append(f"the solution earns {solution.score:g} of {solution.max_score:g} points; "
+                        f"it loses points on {', '.join(lost)}")
+    problems += [f"the untouched student version earns {c.points:g} points on {c.grade_id}"
+                 for c in untouched.cells if c.points > 0]
+    return problems
