@@ -25,7 +25,7 @@ class SubmissionResult:
     """Points per graded cell in notebook order (all zero unless graded)."""
     flags: list[str] = field(default_factory=list)
     """What the grader noticed for an instructor to look at: a limit that stopped the notebook,
-    a test that passed in the kernel but failed the grader's own recomputation."""
+    a test that passed in the kernel but left no evidence the grader's judge can read."""
     wall_seconds: float = 0.0
     """Time to execute and score the notebook."""
     peak_memory_mb: float = 0.0

@@ -1,6 +1,6 @@
 """Can a hostile notebook fool, crash or escape the grader? Each fixture in
 tests/files/hostile/submissions/ attacks the guarded assignment (8 points: test_mse 2, test_fit 3,
-test_keras_model 3, each recomputed by the grader outside the kernel) and must earn exactly what
+test_keras_model 3, each judged by the grader outside the kernel) and must earn exactly what
 its honest work deserves. The course's own assignment 1 faces the attacks that hide failures."""
 
 import copy
@@ -105,7 +105,7 @@ def test_each_scenario_earns_what_its_honest_work_deserves(graded):
 def test_a_test_that_passed_only_inside_the_kernel_is_flagged(graded):
     _, _, run, _ = graded
     swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
-    assert any("grader's own recomputation disagrees" in flag for flag in swallowed.flags)
+    assert any("passed in the notebook, but the grader cannot judge it" in flag for flag in swallowed.flags)
 
 
 def test_the_sandbox_hides_the_course_and_the_network(graded):
@@ -160,7 +160,7 @@ def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
     pipeline.grade(course, ASSIGNMENT, kit / "submitted", kit / "grading", limits=LIMITS)
     kit_seconds = time.monotonic() - started
     print(f"\n{len(benign)} notebooks: plain nbgrader autograde {plain_seconds:.1f} s, the kit with limits and "
-          f"rechecks {kit_seconds:.1f} s ({kit_seconds / plain_seconds:.2f}x)")
+          f"judges {kit_seconds:.1f} s ({kit_seconds / plain_seconds:.2f}x)")
 
 
 # Attacks on the course's assignment 1, each a cell added to the untouched student version.
@@ -169,9 +169,9 @@ FORGE_EXPORTS = """
 import os
 import numpy as np
 os.makedirs("exports", exist_ok=True)
-for grade_id in ("test_split", "test_metrics", "test_baseline", "test_features_and_normalizer", "test_linear_model",
-                 "test_mlp_model", "test_held_out_ranking", "test_mlp_threshold"):
-    np.savez(f"exports/{grade_id}.npz", value=np.zeros(3), passed=True)"""
+for collector in ("hand_in_split", "hand_in_metrics", "hand_in_baseline_price", "hand_in_features_and_normalizer",
+                  "hand_in_linear_model", "hand_in_mlp_model", "hand_in_ranking", "hand_in_mlp_threshold"):
+    np.savez(f"exports/{collector}.npz", value=np.zeros(3), passed=True)"""
 COURSE_ATTACKS = {
     "custom-exception-handler-swallows-errors": HIDE_FAILURES,
     "input-transformer-empties-later-cells": "get_ipython().input_transformers_post.append(lambda lines: [])",
@@ -194,12 +194,12 @@ def test_the_course_assignments_cannot_be_fooled_by_hiding_failures(tmp_path):
     print("\n" + "\n".join(f"{r.student:<42} {r.score:g}/{r.max_score:g}  {r.reason[:100]}" for r in run.results))
     assert {r.student: (r.status, r.score) for r in run.results} == {name: ("graded", 0) for name in COURSE_ATTACKS}
     swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
-    assert any(flag.startswith("test_metrics: passed in the notebook, but the grader's own recomputation disagrees")
+    assert any(flag.startswith("test_metrics: passed in the notebook, but the grader cannot judge it")
                for flag in swallowed.flags)
 
 
 def _plain_nbgrader_copy(course, root: Path) -> Path:
-    """The course with nbgrader's stock autograde (no sandbox, no rechecks)."""
+    """The course with nbgrader's stock autograde (no sandbox, no judges)."""
     shutil.copytree(course.root / "source", root / "source")
     config = (course.root / "nbgrader_config.py").read_text()
     config = config.split("# Autograding runs each notebook")[0] + "\nc.CourseDirectory.root = '.'\n"

@@ -61,8 +61,10 @@ def test_the_scan_finds_hidden_tests_solutions_the_grader_and_held_out_answers(f
     """It fails on what students were given before the grader and the students' package were split:
     the whole kit's wheel (grader and references inside), the instructor notebooks, and the data
     folder with its answers."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(COURSE.root)],
-                   check=True)
+    kit = tmp_path / "kit"  # built from a copy: setuptools writes a build/ folder beside what it builds
+    for name in ("pyproject.toml", "README.md", "autograder"):
+        (shutil.copytree if (COURSE.root / name).is_dir() else shutil.copy)(COURSE.root / name, kit / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(kit)], check=True)
     [kit_wheel] = tmp_path.glob("keras_course_kit-*.whl")
     problems = release.scan([kit_wheel, COURSE.source_dir, data.data_dir() / "mnist"], forbidden)
     for found in (f"{kit_wheel.name}!autograder/judges/contrastive.py: the grader's code (autograder/judges/contrastive.py)",

@@ -45,8 +45,8 @@ def graded_run(tmp_path):
     """A grading folder whose ledger holds the batch, a timed-out and a flagged submission."""
     ledger = Ledger(tmp_path / "ledger.jsonl")
     for entry in BATCH + [result("slow", 4, status="timed out", flags=["the notebook ran past its 1800 s limit"]),
-                          result("<b>sneaky</b>", 4, flags=["test_hard: passed in the notebook, but the grader's own "
-                                                            "recomputation disagrees"], device="GPU: H200")]:
+                          result("<b>sneaky</b>", 4, flags=["test_hard: passed in the notebook, but the grader "
+                                                            "cannot judge it"], device="GPU: H200")]:
         ledger.record(entry, "fingerprint")
     return tmp_path
 

@@ -1,4 +1,4 @@
-"""Grading throughput: one batch graded by plain `nbgrader autograde` (no sandbox, no rechecks),
+"""Grading throughput: one batch graded by plain `nbgrader autograde` (no sandbox, no judges),
 then by this kit on one worker and on more, in one run. Prints seconds, submissions per minute
 and the ratios, and checks that every kit run gave the same grades.
 

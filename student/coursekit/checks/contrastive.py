@@ -273,9 +273,15 @@ def judge_training_step(evidence, loss: float) -> None:
         "compute the loss of two different views inside the GradientTape and apply its gradients?")
 
 
-def show_training_target() -> None:
-    print(f"Target: after a short training run on hidden images, NT-Xent on held-out views falls below "
-          f"{TRAINING_CHECK_DROP:.0%} of ln(2B - 1).")
+def check_training_step(contrastive_model_class, build_encoder, build_projection_head, build_augmentation) -> None:
+    """A fresh model trained TRAINING_CHECK_STEPS steps on the first training images: fit() reports
+    the loss and the encoder and the projection head both learn. (How well two views then match
+    the hidden test measures, with the grader's NT-Xent.)"""
+    batch = TRAINING_CHECK_BATCH
+    training_evidence(contrastive_model_class, build_encoder, build_projection_head, build_augmentation,
+                      images_of("train", np.arange(batch * TRAINING_CHECK_STEPS)), images_of("train", np.arange(batch)))
+    print(f"Target: after a short training run on hidden images, NT-Xent on two views of other images falls below "
+          f"{TRAINING_CHECK_DROP:.0%} of ln(2B - 1) = {TRAINING_CHECK_DROP * np.log(2 * batch - 1):.2f}.")
 
 
 @collector
