@@ -85,27 +85,46 @@ TRAIN_TEXTS = ["a good film", "a bad film", "good good"]
 
 
 def test_a_correct_vectorizer_passes_and_was_adapted_on_the_training_texts(hidden_test):
-    checks.check_vectorizer(build_vectorizer, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
+    checks.check_vectorizer(build_vectorizer, standardize, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
     for seed in SEEDS:
-        hidden_test(checks.hand_in_vectorizer, build_vectorizer, build_vectorizer(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS, seed=seed)
+        hidden_test(checks.hand_in_vectorizer, build_vectorizer, standardize, build_vectorizer(TRAIN_TEXTS, 6, 4),
+                    TRAIN_TEXTS, seed=seed)
+
+
+def test_a_vectorizer_is_judged_by_the_students_own_standardize_so_a_wrong_one_costs_only_its_own_test(hidden_test):
+    def keeps_breaks(texts):
+        return standardize(texts, line_breaks=False)
+
+    def build_with_it(texts, vocabulary_size, sequence_length):
+        return build_vectorizer(texts, vocabulary_size, sequence_length, standardize=keeps_breaks)
+    checks.check_vectorizer(build_with_it, keeps_breaks, build_with_it(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
+    hidden_test(checks.hand_in_vectorizer, build_with_it, keeps_breaks, build_with_it(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS)
+
+
+def test_the_vocabulary_is_ordered_as_keras_orders_it():
+    texts = ["b a c b a c d e e f", "z y"]
+    vectorizer = layers.TextVectorization(max_tokens=8, standardize=None)
+    vectorizer.adapt(texts)
+    assert checks.adapted_vocabulary(texts, 8) == [str(word) for word in vectorizer.get_vocabulary()]
 
 
 @pytest.mark.parametrize("mistake, message", [
     ({"max_tokens": None}, r"^adapted on \d+ texts with vocabulary_size=\d+ the vocabulary is \['', '\[UNK\]'"),
     ({"output_sequence_length": None}, r"^\d+ texts became sequences of shape \(\d+, \d+\); expected \(\d+, \d+\)"),
-    ({"standardize": "lower_and_strip_punctuation"}, r"the vocabulary holds \[.*\]: pass standardize=standardize \(your function\)"),
+    ({"standardize": "lower_and_strip_punctuation"}, r"the vocabulary holds \[.*\], which your standardize never writes: "
+                                                     r"pass standardize=standardize \(your function\)"),
 ])
 def test_vectorizer_mistakes_are_named(mistake, message, both_fail):
     def mistaken(*args, **kwargs):
         return build_vectorizer(*args, **kwargs, **mistake)
-    both_fail(lambda: checks.check_vectorizer(mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS), checks.hand_in_vectorizer,
-              mistaken, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS, match=message)
+    both_fail(lambda: checks.check_vectorizer(mistaken, standardize, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS),
+              checks.hand_in_vectorizer, mistaken, standardize, mistaken(TRAIN_TEXTS, 6, 4), TRAIN_TEXTS, match=message)
 
 
 def test_a_vocabulary_that_saw_the_test_reviews_is_called_leakage(both_fail):
     leaky = build_vectorizer(TRAIN_TEXTS + ["awful awful awful plot"], 5, 4)
-    both_fail(lambda: checks.check_vectorizer(build_vectorizer, leaky, TRAIN_TEXTS), checks.hand_in_vectorizer,
-              build_vectorizer, leaky, TRAIN_TEXTS,
+    both_fail(lambda: checks.check_vectorizer(build_vectorizer, standardize, leaky, TRAIN_TEXTS), checks.hand_in_vectorizer,
+              build_vectorizer, standardize, leaky, TRAIN_TEXTS,
               match=r"^the vectorizer's vocabulary differs from one adapted on the training reviews alone \(2 words differ")
 
 

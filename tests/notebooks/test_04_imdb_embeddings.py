@@ -22,8 +22,8 @@ WRONG_SOLUTIONS = {
     "reviews-not-padded-to-one-length": Variant(
         ((VECTORIZER, "layers.TextVectorization(max_tokens=vocabulary_size, standardize=standardize)"),),
         frozenset({"test_vectorizer"})),
-    "vocabulary-learned-from-the-test-reviews-too": Variant(
-        (("vectorizer = build_vectorizer(train_texts, VOCABULARY_SIZE", "vectorizer = build_vectorizer(train_texts + test_texts, VOCABULARY_SIZE"),),
+    "vocabulary-learned-from-the-validation-reviews-too": Variant(
+        (("vectorizer = build_vectorizer(train_texts, VOCABULARY_SIZE", "vectorizer = build_vectorizer(train_texts + validation_texts, VOCABULARY_SIZE"),),
         frozenset({"test_vectorizer"}), rerun="rest"),
     "max-pooling-instead-of-average": Variant(
         (("x = layers.GlobalAveragePooling1D()(x)", "x = layers.GlobalMaxPooling1D()(x)"),),

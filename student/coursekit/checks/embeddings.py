@@ -83,41 +83,55 @@ def _vocabulary(vectorizer) -> list[str]:
 # punctuation and line breaks that the student's standardize must remove.
 _PUBLIC_CORPUS = ["One, two! Three<br /><br />four five.", "ONE two<br /><br />three four", "one two three",
                   "One<br /><br />two", "one"]
-_PUBLIC_VOCABULARY = ["", "[UNK]", "one", "two", "three"]
 _PUBLIC_PROBES = ["Two one", "five four three two one zebra"]
-_PUBLIC_SEQUENCES = [[3, 2, 0, 0], [1, 1, 4, 3]]
 
 
 @returns_evidence
-def vectorizer_evidence(build_vectorizer, corpus, vocabulary_size: int, sequence_length: int, probes,
+def vectorizer_evidence(build_vectorizer, standardize, corpus, vocabulary_size: int, sequence_length: int, probes,
                         vectorizer, train_texts) -> dict:
-    """`build_vectorizer` on a small corpus and the notebook's vectorizer against one that
-    `build_vectorizer` adapts on the training texts alone."""
+    """`build_vectorizer` on a small corpus, that corpus and the probes as the student's standardize
+    writes them, and the notebook's vectorizer against one that `build_vectorizer` adapts on the
+    training texts alone."""
     small = call(build_vectorizer, list(corpus), vocabulary_size, sequence_length)
     vocabulary = _vocabulary(vectorizer)
     return {"small_vocabulary": _vocabulary(small),
             "small_sequences": keras.ops.convert_to_numpy(small(np.array(list(probes)))),
+            **{f"standardized_{name}": standardize_evidence(standardize, texts)["outputs"]
+               for name, texts in (("corpus", corpus), ("probes", probes))},
             "vocabulary": vocabulary, "training_vocabulary": _vocabulary(build_vectorizer(train_texts, len(vocabulary), 8))}
 
 
-def judge_vectorizer(corpus, vocabulary_size: int, sequence_length: int, probes, evidence, expected_vocabulary,
-                     expected_sequences) -> None:
+def adapted_vocabulary(texts, vocabulary_size: int) -> list[str]:
+    """The vocabulary TextVectorization learns from already standardized ``texts``: padding, [UNK],
+    then the most frequent tokens (ties: the later in sort order first, as Keras orders them)."""
+    tokens = " ".join(texts).split()
+    counts = {token: tokens.count(token) for token in set(tokens)}
+    return ["", "[UNK]"] + sorted(counts, key=lambda token: (counts[token], token), reverse=True)[:vocabulary_size - 2]
+
+
+def judge_vectorizer(corpus, vocabulary_size: int, sequence_length: int, evidence) -> None:
+    """The vectorizer built on ``corpus`` holds the vocabulary and gives the sequences that the
+    student's own standardize implies (so a wrong standardize costs only its own test)."""
     vocabulary, sequences = [str(word) for word in evidence["small_vocabulary"]], evidence["small_sequences"]
-    unstandardized = [word for word in vocabulary[2:] if word == "br" or word != word.lower()
-                      or any(mark in word for mark in string.punctuation)]
+    expected = adapted_vocabulary([str(text) for text in evidence["standardized_corpus"]], vocabulary_size)
+    standardized = set(" ".join(str(text) for text in evidence["standardized_corpus"]).split())
+    unstandardized = [word for word in vocabulary[2:] if word not in standardized]
     assert not unstandardized, (
-        f"adapted on a corpus with capitals, punctuation and line breaks, the vocabulary holds {unstandardized[:3]}: "
-        "pass standardize=standardize (your function) to the TextVectorization layer")
-    assert vocabulary == list(expected_vocabulary), (
+        f"adapted on texts with capitals, punctuation and line breaks, the vocabulary holds {unstandardized[:3]}, "
+        "which your standardize never writes: pass standardize=standardize (your function) to the TextVectorization layer")
+    assert vocabulary == expected, (
         f"adapted on {len(corpus)} texts with vocabulary_size={vocabulary_size} the vocabulary is {_short(vocabulary)}; "
-        f"expected {_short(expected_vocabulary)}: pass max_tokens=vocabulary_size (it counts the padding and [UNK] "
+        f"expected {_short(expected)}: pass max_tokens=vocabulary_size (it counts the padding and [UNK] "
         "tokens) and adapt on the given texts only")
+    probes = [str(text) for text in evidence["standardized_probes"]]
     assert sequences.shape == (len(probes), sequence_length), (
         f"{len(probes)} texts became sequences of shape {sequences.shape}; expected ({len(probes)}, {sequence_length}): "
         "set output_sequence_length=sequence_length so that every review is padded or truncated to it")
-    assert sequences.tolist() == np.asarray(expected_sequences).tolist(), (
-        f"{_short(list(probes))} became {_short(sequences.tolist())}; expected {_short(np.asarray(expected_sequences).tolist())}: "
-        "zeros pad at the end, long texts are cut at the end, unknown words map to 1")
+    index = {word: i for i, word in enumerate(expected)}
+    wanted = [([index.get(word, 1) for word in probe.split()] + [0] * sequence_length)[:sequence_length] for probe in probes]
+    assert sequences.tolist() == wanted, (
+        f"{_short(probes)} became {_short(sequences.tolist())}; expected {_short(wanted)}: zeros pad at the end, long "
+        "texts are cut at the end, unknown words map to 1")
     vocabulary, training = list(evidence["vocabulary"]), list(evidence["training_vocabulary"])
     differing = sorted(set(vocabulary) ^ set(training))
     assert vocabulary == training, (
@@ -131,9 +145,9 @@ def _short(values) -> str:
     return text if len(text) < 200 else text[:200] + "...]"
 
 
-def check_vectorizer(build_vectorizer, vectorizer, train_texts) -> None:
-    evidence = vectorizer_evidence(build_vectorizer, _PUBLIC_CORPUS, 5, 4, _PUBLIC_PROBES, vectorizer, train_texts)
-    judge_vectorizer(_PUBLIC_CORPUS, 5, 4, _PUBLIC_PROBES, evidence, _PUBLIC_VOCABULARY, _PUBLIC_SEQUENCES)
+def check_vectorizer(build_vectorizer, standardize, vectorizer, train_texts) -> None:
+    evidence = vectorizer_evidence(build_vectorizer, standardize, _PUBLIC_CORPUS, 5, 4, _PUBLIC_PROBES, vectorizer, train_texts)
+    judge_vectorizer(_PUBLIC_CORPUS, 5, 4, evidence)
 
 
 def vectorizer_case(inputs) -> tuple:
@@ -143,8 +157,8 @@ def vectorizer_case(inputs) -> tuple:
 
 
 @collector
-def hand_in_vectorizer(inputs, build_vectorizer, vectorizer, train_texts) -> dict:
-    return vectorizer_evidence(build_vectorizer, *vectorizer_case(inputs), vectorizer, train_texts)
+def hand_in_vectorizer(inputs, build_vectorizer, standardize, vectorizer, train_texts) -> dict:
+    return vectorizer_evidence(build_vectorizer, standardize, *vectorizer_case(inputs), vectorizer, train_texts)
 
 
 # --- exercise 2: the embedding bag ------------------------------------------------------------------
