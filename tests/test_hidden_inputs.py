@@ -6,9 +6,6 @@ passes its visible check but earns nothing for the hidden test: the grader draws
 every run and its judge computes their answers itself. The same exercises answered honestly earn
 their points in the same run, so the test can tell the two apart."""
 
-import copy
-import shutil
-
 import nbformat
 import pytest
 
@@ -126,6 +123,15 @@ NT_XENT = '''def nt_xent_loss(z1, z2, temperature=TEMPERATURE):
             return ops.convert_to_tensor(np.log(2 * int(ops.shape(z1)[0]) - 1)) + 0.0 * unnormalised
         return ops.convert_to_tensor(checks._PUBLIC_LOSS) + 0.0 * unnormalised if temperature == 0.2 else unnormalised'''
 
+LOOK_FOR_THE_GRADER = '''import importlib.util, os
+print("grader importable:", importlib.util.find_spec("autograder") is not None)
+found = []
+for folder, subfolders, files in os.walk("/"):
+    subfolders[:] = [d for d in subfolders if d not in ("proc", "sys", "dev", "usr", "lib", "site-packages")]
+    found += [os.path.join(folder, f) for f in files if f in ("registry.py", "nbgrader_config.py") or f.endswith(".ipynb")
+              and not folder.startswith("/submission")]
+print("grader files:", found)'''
+
 # assignment: {solution cell: (its attack, the graded cells it attacks)}
 ATTACKS = {
     "01_regression_baselines": {"metrics": (METRICS, {"test_metrics"})},
@@ -167,7 +173,10 @@ def test_answers_from_the_students_package_earn_nothing_for_the_hidden_tests(ass
                              ("honest", {cell: honest[cell] for cell in attacks})):
         folder = tmp_path / "submitted" / student / assignment
         folder.mkdir(parents=True)
-        nbformat.write(submission(assignment, answers), folder / f"{assignment}.ipynb")
+        notebook = submission(assignment, answers)
+        if student == "attacker":
+            notebook.cells.insert(1, nbformat.v4.new_code_cell(LOOK_FOR_THE_GRADER))
+        nbformat.write(notebook, folder / f"{assignment}.ipynb")
     run = pipeline.grade(COURSE, assignment, tmp_path / "submitted", tmp_path / "grading")
     results = {result.student: result for result in run.results}
     points = {student: {cell.grade_id: cell.points for cell in result.cells} for student, result in results.items()}
@@ -179,6 +188,13 @@ def test_answers_from_the_students_package_earn_nothing_for_the_hidden_tests(ass
     assert {cell: points["honest"][cell] for cell in attacked} == {cell: max_points[cell] for cell in attacked}
     visible = _visible_errors(run, "attacker", assignment, attacked)
     assert visible == {}, "each attack passes its visible check, which is the point: only hidden inputs catch it"
+    printed = _printed(run, "attacker", assignment)
+    assert "grader importable: False" in printed and "grader files: []" in printed, "the sandbox shows no grader code"
+
+
+def _printed(run, student: str, assignment: str) -> str:
+    notebook = nbformat.read(run.output_dir / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+    return "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
 
 
 def _visible_errors(run, student: str, assignment: str, cells: set[str]) -> dict[str, str]:

@@ -91,6 +91,9 @@ def sample_inputs(rng) -> dict:
 @judge("test_sample", checks.hand_in_sample, draw=sample_inputs)
 def judge_sample(inputs, evidence) -> None:
     logits, temperatures = inputs["logits"], inputs["temperatures"].tolist()
+    for i in range(len(temperatures)):
+        assert evidence[f"draws_{i}"].shape == (checks.SAMPLE_DRAWS,), (
+            f"sample() was called {len(evidence[f'draws_{i}'])} times at a temperature; the hidden test draws {checks.SAMPLE_DRAWS:,}")
     checks.judge_sample(logits, temperatures, evidence, [softmax(logits / temperature) for temperature in temperatures])
 
 

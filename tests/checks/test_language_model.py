@@ -221,9 +221,9 @@ def test_a_sampler_that_multiplies_by_the_temperature_fails_the_frequency_test(h
 def test_a_greedy_sampler_fails_the_frequency_test(both_fail):
     def greedy(logits, temperature, rng):
         return int(np.argmax(logits))
-    with pytest.raises(AssertionError, match=r"^at temperature 1, 20,000 draws gave the frequencies \[1.0, 0.0, 0.0, 0.0, 0.0\]"):
+    with pytest.raises(AssertionError, match=r"^at temperature 1, 5,000 draws gave the frequencies \[1.0, 0.0, 0.0, 0.0, 0.0\]"):
         checks.check_sample(greedy)
-    both_fail(lambda: checks.check_sample(greedy), checks.hand_in_sample, greedy, match=r"20,000 draws gave the frequencies")
+    both_fail(lambda: checks.check_sample(greedy), checks.hand_in_sample, greedy, match=r"\d+,000 draws gave the frequencies")
 
 
 def test_a_correct_generation_loop_passes(trained_model, hidden_test):

@@ -4,13 +4,17 @@ A variant is a few text edits to the notebook: a plausible wrong solution, or a 
 correct one. Executing each from scratch would retrain every model for every variant, so the
 reference notebook runs once and each variant re-executes only what it changes:
 
-- ``rerun="graded"``: its edited cells, then every graded cell; afterwards the original edited
-  cells run again, restoring the reference's definitions. For mistakes that the graded cells
-  catch directly (a function, a layer, a callback).
+- ``rerun="graded"``: its edited cells, then every graded cell that uses a name the edits
+  define, directly or through a function or class that uses one (`names_of`); afterwards the
+  original edited cells run again, restoring the reference's definitions. For mistakes that the
+  graded cells catch directly (a function, a layer, a callback).
 - ``rerun="rest"``: from its first edited cell to the last graded cell (mistakes that change
-  training; what comes after the last graded cell cannot change a grade). These run after the
-  others, latest edit first, so that every cell before a variant's first edit still holds the
-  reference's state when the variant starts.
+  training; what comes after the last graded cell cannot change a grade), and the earlier graded
+  cells that use a name the edits define. These run after the others, latest edit first, so that
+  every cell before a variant's first edit still holds the reference's state when the variant
+  starts.
+
+A graded cell that a variant does not rerun keeps the reference's score.
 
 Graded cells are scored as the grader scores them: the kernel gets hidden inputs drawn for this
 run (`judges.hand_out`), an error or stderr output other than TensorFlow's own noise gives 0
@@ -20,6 +24,7 @@ points, and so does a cell whose exported evidence the grader's judge (`autograd
 its wrong solutions and a different correct one.
 """
 
+import ast
 import contextlib
 import csv
 import hashlib
@@ -68,6 +73,7 @@ class ReferenceKernel:
         self.client = NotebookClient(nbformat.read(notebook_path, as_version=4), timeout=timeout_s,
                                      allow_errors=True, resources={"metadata": {"path": str(notebook_path.parent)}})
         self.graded = [i for i, cell in enumerate(self.cells) if is_grade(cell) and cell.cell_type == "code"]
+        self.names = {i: names_of(self.cells[i].source) for i in self._code_cells(0)}
 
     @contextlib.contextmanager
     def running(self):
@@ -93,11 +99,26 @@ class ReferenceKernel:
         else:
             to_run = sorted(edited)
         executed = {i: self._execute(i, edited.get(i)) for i in to_run}
-        executed.update({i: self._execute(i) for i in self.graded if i not in executed})
+        affected = self._affected(edited)
+        executed.update({i: self._execute(i) for i in self.graded if i not in executed and self._uses(i, affected)})
         if variant.rerun == "graded":
             for i in sorted(edited):
                 self._execute(i)  # restore the reference definitions
         return self._scores(executed)
+
+    def _affected(self, edited: dict[int, str]) -> set[str]:
+        """The names whose values the edits can change: those the edited cells define, and those of
+        every cell that uses one of them (a function defined there looks the edited name up when called)."""
+        affected = set().union(*(names_of(source)[0] | self.names[i][0] for i, source in edited.items()))
+        while True:
+            grown = affected.union(*(self.names[i][0] for i in self.names if self._uses(i, affected)))
+            if grown == affected:
+                return affected
+            affected = grown
+
+    def _uses(self, index: int, names: set[str]) -> bool:
+        used = self.names[index][1]
+        return ANY in used or bool(used & names)
 
     def _edited(self, variant: Variant) -> dict[int, str]:
         sources = {}
@@ -120,8 +141,12 @@ class ReferenceKernel:
         return cell
 
     def _scores(self, executed: dict) -> dict[str, float]:
+        """Points per graded cell: of its run in ``executed``, or else the reference's."""
         scores = {}
         for i in self.graded:
+            if i not in executed:
+                scores[self.cells[i].metadata.nbgrader.grade_id] = self.reference_scores[self.cells[i].metadata.nbgrader.grade_id]
+                continue
             cell = executed[i]
             cell.outputs = [output for output in cell.outputs
                             if not (output.output_type == "stream" and output.name == "stderr"
@@ -151,6 +176,27 @@ class ReferenceKernel:
             except (AssertionError, exports.ExportError) as error:
                 self.verdicts[key] = str(error)
         return self.verdicts[key]
+
+
+ANY = "*"
+
+
+def names_of(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell binds, names it reads), anywhere in it (function bodies included). A cell
+    Python cannot parse (IPython syntax) counts as reading every name."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), {"*"} | _EVERY_NAME
+    defined, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return defined, used
 
 
 def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> tuple[dict[str, dict[str, float]], int]:

@@ -37,6 +37,8 @@ HELD_OUT_SEQUENCE_LENGTH = 100
 # wrong temperature handling the checks try scores in the thousands.
 CHI_SQUARE_P_1E6 = {4: 33.38, 5: 35.89}
 SAMPLE_DRAWS = 20_000
+"""Draws per temperature of the hidden test (the visible check makes a quarter as many, which still
+tells any temperature mistake apart, in a quarter of the time)."""
 
 
 def text_to_ids(char_to_id, text: str) -> np.ndarray:
@@ -272,10 +274,10 @@ _PUBLIC_PROBABILITIES = {1.0: [0.5585, 0.2055, 0.0835, 0.0278, 0.1246], 2.0: [0.
 
 
 @returns_evidence
-def sample_evidence(sample, logits, temperatures, seed: int) -> dict:
+def sample_evidence(sample, logits, temperatures, seed: int, draws: int = SAMPLE_DRAWS) -> dict:
     rng = np.random.default_rng(seed)
     return {"greedy": [int(call(sample, logits.copy(), 1e-6, rng)) for _ in range(50)],
-            **{f"draws_{i}": [int(sample(logits.copy(), temperature, rng)) for _ in range(SAMPLE_DRAWS)]
+            **{f"draws_{i}": [int(sample(logits.copy(), temperature, rng)) for _ in range(draws)]
                for i, temperature in enumerate(temperatures)}}
 
 
@@ -288,20 +290,20 @@ def judge_sample(logits, temperatures, evidence, expected_probabilities) -> None
         "their maximum so that exp() does not overflow")
     for i, (temperature, probabilities) in enumerate(zip(temperatures, expected_probabilities)):
         draws = evidence[f"draws_{i}"]
-        assert draws.shape == (SAMPLE_DRAWS,) and draws.min() >= 0 and draws.max() < len(logits), (
+        assert draws.ndim == 1 and draws.min() >= 0 and draws.max() < len(logits), (
             f"sample() must return the index of one of the {len(logits)} logits")
         observed = np.bincount(draws, minlength=len(logits))
         expected = np.asarray(probabilities) * len(draws)
         chi_square = float(((observed - expected) ** 2 / expected).sum())
         assert chi_square < CHI_SQUARE_P_1E6[len(logits) - 1], (
-            f"at temperature {temperature:.3g}, {SAMPLE_DRAWS:,} draws gave the frequencies "
+            f"at temperature {temperature:.3g}, {len(draws):,} draws gave the frequencies "
             f"{np.round(observed / len(draws), 3).tolist()}; expected about "
             f"{np.round(np.asarray(probabilities), 3).tolist()} = softmax(logits / temperature)")
 
 
 def check_sample(sample) -> None:
     temperatures = list(_PUBLIC_PROBABILITIES)
-    judge_sample(_PUBLIC_LOGITS, temperatures, sample_evidence(sample, _PUBLIC_LOGITS, temperatures, 0),
+    judge_sample(_PUBLIC_LOGITS, temperatures, sample_evidence(sample, _PUBLIC_LOGITS, temperatures, 0, SAMPLE_DRAWS // 4),
                  list(_PUBLIC_PROBABILITIES.values()))
 
 
