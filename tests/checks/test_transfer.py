@@ -76,10 +76,10 @@ def test_a_correct_pipeline_passes(hidden_test):
         hidden_test(checks.hand_in_pipeline, make_dataset, seed=seed)
 
 
-def test_the_public_channel_means_are_the_reference_pipeline_s():
+def test_the_public_quarter_means_are_the_reference_pipeline_s():
     paths, _ = checks.training_photos(checks._PUBLIC_PHOTOS)
-    for size, means in checks._PUBLIC_CHANNEL_MEANS.items():
-        assert np.allclose(preprocess_photos(paths, size).mean(axis=(1, 2)), means, atol=1e-4)
+    for size, means in checks._PUBLIC_QUARTER_MEANS.items():
+        assert np.allclose(checks.quarter_means(preprocess_photos(paths, size)), means, atol=1e-4)
 
 
 def test_pixels_scaled_to_zero_one_are_told_about_mobilenet_preprocessing(both_fail):
@@ -89,6 +89,7 @@ def test_pixels_scaled_to_zero_one_are_told_about_mobilenet_preprocessing(both_f
 
 
 def test_augmentation_in_the_pipeline_is_caught_at_inference(both_fail):
+    keras.utils.set_random_seed(0)  # a global seed makes every pass flip the same photos: the images must tell
     flipping = pipeline(augment=lambda image: tf.image.random_flip_left_right(image))
     both_fail(lambda: checks.check_pipeline(flipping), checks.hand_in_pipeline, flipping,
               match="images differ from decode -> resize -> preprocess_input|two passes")
