@@ -1,15 +1,14 @@
 """The kit's public functions; the `autograder` command calls exactly these."""
 
-import dataclasses
 from pathlib import Path
 
 from . import data, demo as samples, pipeline, release as releases, report_page
 from .course import Course
 from .dispatch import Workers
 from .results import BuildResult, GradingRun, ReleaseResult, ValidationResult
-from .sandbox import Limits
+from .sandbox import Protection, protections
 
-__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo"]
+__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo", "doctor"]
 
 
 def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
@@ -28,9 +27,10 @@ def build(assignments=None, check: bool = False, course_root=None) -> list[Build
     return pipeline.build(Course.find(course_root), assignments, check)
 
 
-def validate(assignments=None, course_root=None) -> list[ValidationResult]:
-    """Every source notebook must earn full marks; every untouched student version 0."""
-    return pipeline.validate(Course.find(course_root), assignments)
+def validate(assignments=None, allow_missing_limits: bool = False, course_root=None) -> list[ValidationResult]:
+    """Every source notebook must earn full marks; every untouched student version 0 (graded
+    sandboxed, as `grade` does: refused where a limit cannot be enforced, unless ``allow_missing_limits``)."""
+    return pipeline.validate(Course.find(course_root), assignments, allow_missing_limits)
 
 
 def release(assignments=None, output=None, data_mirror=None, data_url: str | None = None,
@@ -44,11 +44,12 @@ def release(assignments=None, output=None, data_mirror=None, data_url: str | Non
 
 
 def grade(assignment: str, submissions, db_url: str | None = None, output=None,
-          timeout_s: float = Limits.notebook_timeout_s, memory_mb: int = Limits.memory_mb,
+          timeout_s: float | None = None, memory_mb: int | None = None,
           allow_missing_limits: bool = False, regrade: bool = False, workers: int = 1, cluster=None,
           course_root=None) -> GradingRun:
     """Autograde ``submissions/<student>/<assignment>/``, each notebook sandboxed under limits
-    (refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
+    (the course's limits, with ``timeout_s`` for the whole notebook and ``memory_mb`` where given;
+    refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
     local processes, or on an existing Dask cluster (``cluster``: its scheduler's address or a
     connected ``distributed.Client``); write grades.csv
     and HTML feedback into ``output`` (default: grading/<assignment>/ in the course folder). A
@@ -56,7 +57,7 @@ def grade(assignment: str, submissions, db_url: str | None = None, output=None,
     course = Course.find(course_root)
     [assignment] = course.assignments([assignment])
     output = Path(output) if output else course.root / "grading" / assignment
-    limits = dataclasses.replace(Limits(), notebook_timeout_s=timeout_s, memory_mb=memory_mb)
+    limits = pipeline.course_limits(course, notebook_timeout_s=timeout_s, memory_mb=memory_mb)
     with Workers(workers, cluster) as pool:
         return pipeline.grade(course, assignment, Path(submissions), output, db_url, limits, allow_missing_limits,
                               regrade, workers=pool)
@@ -70,14 +71,25 @@ def report(assignment: str, output=None, course_root=None) -> tuple[Path, Path]:
     return report_page.write_report(Path(output) if output else course.root / "grading" / assignment, assignment)
 
 
-def demo(assignments=None, output=None, course_root=None) -> list[GradingRun]:
+def demo(assignments=None, output=None, allow_missing_limits: bool = False, course_root=None) -> list[GradingRun]:
     """Build, then grade the sample submissions of each assignment (default: all) into
-    ``output`` (default: demo/ in the course folder)."""
+    ``output`` (default: demo/ in the course folder), as `grade` does."""
     course = Course.find(course_root)
     output = Path(output) if output else course.root / "demo"
     pipeline.build(course, assignments)
     runs = []
     for assignment in course.assignments(assignments):
         submitted = samples.write_sample_submissions(course, assignment, output / assignment / "submitted")
-        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading", regrade=True))
+        runs.append(pipeline.grade(course, assignment, submitted, output / assignment / "grading", regrade=True,
+                                   allow_missing_limits=allow_missing_limits))
     return runs
+
+
+def doctor(cluster=None) -> dict[str, list[Protection]]:
+    """What each place that would run notebooks enforces: this machine, and with ``cluster`` (a Dask
+    scheduler's address or a connected ``distributed.Client``) each of its workers."""
+    places = {"this machine": protections()}
+    if cluster is not None:
+        with Workers(cluster=cluster) as pool:
+            places |= {f"worker {address}": found for address, found in pool.client.run(protections).items()}
+    return places

@@ -25,6 +25,7 @@ def main(argv=None) -> int:
 
     validate = commands.add_parser("validate", help="solutions earn full marks, untouched versions 0")
     validate.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    _allow_missing_limits(validate)
 
     release = commands.add_parser("release", help="the student bundle (notebooks, wheel, requirements, README)")
     release.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
@@ -40,8 +41,7 @@ def main(argv=None) -> int:
     grade.add_argument("--output", help="folder for autograded notebooks, feedback and grades.csv")
     grade.add_argument("--timeout", dest="timeout_s", type=float, help="wall-clock seconds per notebook")
     grade.add_argument("--memory-mb", dest="memory_mb", type=int, help="memory limit per notebook")
-    grade.add_argument("--allow-missing-limits", dest="allow_missing_limits", action="store_true",
-                       help="grade even where this machine cannot enforce every limit (trusted notebooks only)")
+    _allow_missing_limits(grade)
     grade.add_argument("--regrade", action="store_true", help="regrade students already graded into this output")
     grade.add_argument("--workers", type=int, help="notebooks run at once on this machine (default: 1)")
     grade.add_argument("--cluster", help="address of a Dask scheduler whose workers run the notebooks, "
@@ -54,6 +54,10 @@ def main(argv=None) -> int:
     demo = commands.add_parser("demo", help="build, then grade sample submissions")
     demo.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
     demo.add_argument("--output", help="folder for the demo's files (default: demo/)")
+    _allow_missing_limits(demo)
+
+    doctor = commands.add_parser("doctor", help="which grading limits this machine (and a cluster's workers) enforce")
+    doctor.add_argument("--cluster", help="also ask each worker of this Dask scheduler, e.g. tcp://10.0.0.5:8786")
 
     arguments = vars(parser.parse_args(argv))
     command = arguments.pop("command")
@@ -62,6 +66,12 @@ def main(argv=None) -> int:
     except CourseKitError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _allow_missing_limits(parser) -> None:
+    parser.add_argument("--allow-missing-limits", dest="allow_missing_limits", action="store_true",
+                        help="grade even where this machine cannot enforce every limit (trusted notebooks only; "
+                             "`autograder doctor` says which)")
 
 
 class _Subcommands:
@@ -129,8 +139,14 @@ def _demo(**arguments) -> int:
     return 0
 
 
+def _doctor(**arguments) -> int:
+    places = api.doctor(**arguments)
+    print(reports.protections_table(places))
+    return 0 if all(protection.enforced for found in places.values() for protection in found) else 1
+
+
 COMMANDS = {"data": _data, "build": _build, "validate": _validate, "release": _release, "grade": _grade, "report": _report,
-            "demo": _demo}
+            "demo": _demo, "doctor": _doctor}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -96,8 +96,13 @@ class SandboxedExecute(NbGraderPreprocessor):
     allow_missing_limits = Bool(False, help="Run even where a limit cannot be enforced").tag(config=True)
     prepare_only = Bool(False, help="Only write each notebook into its run folder, for a worker to execute").tag(config=True)
 
+    @property
+    def limits(self) -> Limits:
+        """The limits as configured (the traits are named after the fields)."""
+        return Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
+
     def preprocess(self, nb, resources):
-        limits = Limits(**{field.name: getattr(self, field.name) for field in dataclasses.fields(Limits)})
+        limits = self.limits
         student, name = resources["nbgrader"]["student"], resources["unique_key"]
         runs = Path(self.run_directory or tempfile.mkdtemp(prefix="autograder-run-")) / student
         folder, sent, course_files = runs / name, copy.deepcopy(nb), Path(resources["metadata"]["path"])

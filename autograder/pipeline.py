@@ -108,12 +108,12 @@ def _sync(generated: Path, committed: Path, check: bool) -> list[Path]:
 # --- grade ------------------------------------------------------------------------------------
 
 def grade(course: Course, assignment: str, submissions: Path, output: Path, db_url: str | None = None,
-          limits: Limits = Limits(), allow_missing_limits: bool = False, regrade: bool = False,
+          limits: Limits | None = None, allow_missing_limits: bool = False, regrade: bool = False,
           workers: Workers | None = None, progress: bool = True) -> GradingRun:
     """Autograde every ``submissions/<student>/<assignment>/`` folder: this process prepares each
     submission and records its grades (the one writer of the gradebook and the ledger), and
     ``workers`` (default: one local worker) execute the notebooks, each in a sandbox under
-    ``limits``. One student's broken submission is reported with its reason and never stops the
+    ``limits`` (default: the course's, `course_limits`). One student's broken submission is reported with its reason and never stops the
     others; a rerun into the same ``output`` skips students already graded (unless ``regrade``)
     and regrades those whose files changed."""
     [assignment] = course.assignments([assignment])
@@ -124,6 +124,7 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     db_url = db_url or f"sqlite:///{output / 'gradebook.db'}"
     config = course.nbgrader_config(root=output, source_directory=course.source_dir,
                                     release_directory=output / "release", db_url=db_url)
+    limits = limits or course_limits(course)
     _limit(config, limits, output / "runs", allow_missing_limits)
     batch = _Batch(course, assignment, config)
     _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
@@ -173,6 +174,12 @@ def _finished(result: SubmissionResult, submission_fingerprint: str, ledger: Led
     ledger.record(result, submission_fingerprint)
     shown.finish(result)
     return result
+
+
+def course_limits(course: Course, **overrides) -> Limits:
+    """The limits nbgrader_config.py sets (``c.SandboxedExecute``), with the ``overrides`` that are not None."""
+    configured = SandboxedExecute(config=course.nbgrader_config()).limits
+    return dataclasses.replace(configured, **{name: value for name, value in overrides.items() if value is not None})
 
 
 def _limit(config, limits: Limits, run_directory: Path, allow_missing_limits: bool) -> None:
@@ -277,7 +284,7 @@ def _ungraded(student: str, status: str, reason: str, cells: list[tuple[str, flo
 
 # --- validate ---------------------------------------------------------------------------------
 
-def validate(course: Course, assignments=None) -> list[ValidationResult]:
+def validate(course: Course, assignments=None, allow_missing_limits: bool = False) -> list[ValidationResult]:
     """Grade each source notebook (must earn full marks) and each committed student version
     (must earn 0 on every graded cell)."""
     results = []
@@ -286,7 +293,8 @@ def validate(course: Course, assignments=None) -> list[ValidationResult]:
             scratch = Path(scratch)
             for student, folder in (("solution", course.source_dir), ("untouched", course.release_dir)):
                 shutil.copytree(folder / assignment, scratch / "submitted" / student / assignment)
-            run = grade(course, assignment, scratch / "submitted", scratch / "grading")
+            run = grade(course, assignment, scratch / "submitted", scratch / "grading",
+                        allow_missing_limits=allow_missing_limits)
         solution, untouched = sorted(run.results, key=lambda r: r.student != "solution")
         results.append(ValidationResult(assignment, solution, untouched, _validation_problems(solution, untouched)))
     return results

@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 from .results import GradingRun, SubmissionResult, ValidationResult
+from .sandbox import Protection
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> Path:
@@ -44,6 +45,21 @@ def validation_table(results: list[ValidationResult]) -> str:
     lines = _align(rows)
     for result in results:
         lines.append(f"{result.assignment}: " + ("ok" if result.ok else "FAILED\n  - " + "\n  - ".join(result.problems)))
+    return "\n".join(lines)
+
+
+def protections_table(places: dict[str, list[Protection]]) -> str:
+    """Per place: each limit, whether and how it is enforced, and the fix for what is missing or weak."""
+    lines = []
+    for place, found in places.items():
+        missing = [protection.limit for protection in found if not protection.enforced]
+        lines.append(f"{place}: " + (f"cannot grade untrusted notebooks (missing: {', '.join(missing)})" if missing
+                                     else "grades untrusted notebooks"))
+        for protection in found:
+            lines.append(f"  {'ok' if protection.enforced else 'MISSING':8} {protection.limit}: "
+                         f"{protection.how or 'not enforced'}")
+            if protection.fix:
+                lines.append(f"  {'':8} fix: {protection.fix}")
     return "\n".join(lines)
 
 

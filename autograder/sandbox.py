@@ -1,23 +1,28 @@
 """Running a student's notebook under limits it cannot lift from inside.
 
-Each run gets its own cgroup (v1 memory and pids controllers: the kernel dies alone when it
-exceeds the memory limit, and a fork bomb stops at the process limit), a bubblewrap sandbox (no
-network, its own process namespace so no daemon outlives it, and a file system that shows only
-the Python install, the students' `coursekit` package and the notebook runner, never the grader's
-code, the course data less its held-out answers (`data.grading_view`) and the run's own folder),
-an unprivileged user (uid 65534) and a file-size rlimit (no output floods the disk). The
-whole run has a wall-clock limit; `autograder.runner` adds the per-cell limit inside.
+Every run gets a bubblewrap sandbox: no network, its own process namespace (no daemon outlives
+it), and a file system that shows only the Python install, the students' `coursekit` package and
+the notebook runner (never the grader's code), the course data less its held-out answers
+(`data.grading_view`) and the run's own folder. Around it, what this machine can enforce
+(`protections()`; `autograder doctor` prints it):
+
+| limit | as root | as an ordinary user |
+|---|---|---|
+| user | setpriv to uid 65534 | the grader's own uid, seen as 65534 in a user namespace |
+| memory | a cgroup (v1, or v2 under /sys/fs/cgroup/autograder) | a delegated cgroup v2 group, else a watchdog on the run's resident memory |
+| processes | a pids cgroup | a delegated pids cgroup, else RLIMIT_NPROC in the user namespace |
+| file size | RLIMIT_FSIZE | RLIMIT_FSIZE |
+| wall clock | the whole notebook here, each cell in `autograder.runner` | the same |
 """
 
-import contextlib
+import functools
 import glob
 import os
 import re
 import resource
 import shutil
+import subprocess
 import sys
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +30,7 @@ import coursekit
 
 import autograder
 
-from . import runner
+from . import cgroups, runner
 from .data import data_dir
 from .errors import CourseError
 from .execution import ProcessOutcome, grading_environment, run_limited
@@ -34,7 +39,8 @@ UNPRIVILEGED_ID = 65534
 """uid and gid the notebook runs as (`nobody`/`nogroup` on Debian)."""
 SANDBOX_FOLDER = "/submission"
 """Where the run's folder appears inside the sandbox (its working folder)."""
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+ROOT, USER_NAMESPACE = "root", "user namespace"
+"""How the sandbox makes its user unprivileged: setpriv as root, or a user namespace."""
 
 
 @dataclass(frozen=True)
@@ -55,26 +61,112 @@ class Limits:
 
 @dataclass(frozen=True)
 class SandboxOutcome(ProcessOutcome):
-    memory_exceeded: bool = False
-    """The memory limit was hit (the kernel is what gets killed)."""
     process_limit_hit: bool = False
-    """A fork or thread start was refused at the process limit."""
+    """A fork or thread start was refused at the process limit (known where a cgroup counts them)."""
+
+
+@dataclass(frozen=True)
+class Protection:
+    """One limit, as this machine enforces it."""
+
+    limit: str
+    how: str
+    """How it is enforced here; empty where it is not."""
+    fix: str = ""
+    """What would enforce it, or enforce it better."""
+
+    @property
+    def enforced(self) -> bool:
+        return bool(self.how)
+
+
+@dataclass(frozen=True)
+class _Machine:
+    """What this machine offers the sandbox (probed once per process)."""
+
+    isolation: str
+    """ROOT, USER_NAMESPACE, or "" where bubblewrap cannot run."""
+    isolation_problem: str
+    cgroups: cgroups.Cgroups | None
+    cgroups_problem: str
+    bubblewrap: str
+    """bubblewrap's version."""
+
+
+@functools.cache
+def _machine() -> _Machine:
+    groups, groups_problem = cgroups.find()
+    isolation, problem, version = _probe_bubblewrap()
+    return _Machine(isolation, problem, groups, groups_problem, version)
+
+
+def _probe_bubblewrap() -> tuple[str, str, str]:
+    """(ROOT or USER_NAMESPACE, "", version) where bubblewrap isolates here, else ("", why, "")."""
+    if not shutil.which("bwrap"):
+        return "", ("bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install "
+                    "bubblewrap)"), ""
+    version = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.split()[-1:]
+    mode = ROOT if os.geteuid() == 0 else USER_NAMESPACE
+    if mode == ROOT and not shutil.which("setpriv"):
+        return "", "setpriv is missing (it drops the notebook to uid 65534): sudo apt-get install util-linux", ""
+    probe = subprocess.run(["bwrap", *_namespaces(mode), "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        problem = f"bubblewrap cannot create its namespaces here ({probe.stderr.strip()})"
+        if mode == USER_NAMESPACE:
+            problem += (": allow unprivileged user namespaces (Debian: sudo sysctl -w kernel.unprivileged_userns_clone=1; "
+                        "Ubuntu 24.04+: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0), or grade as root")
+        return "", problem, ""
+    return mode, "", version[0] if version else "?"
+
+
+def _namespaces(mode: str) -> list[str]:
+    user = ["--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID), "--disable-userns"] \
+        if mode == USER_NAMESPACE else []
+    return [*user, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session"]
+
+
+def protections() -> list[Protection]:
+    """Each limit grading needs, and how this machine enforces it (``how`` empty: it does not)."""
+    machine = _machine()
+    groups = machine.cgroups
+    isolated = machine.isolation
+    isolation = Protection("isolation (no network, own processes, a file view without the grader, the course or "
+                           "other students)", f"bubblewrap {machine.bubblewrap}" + (" in a user namespace" if isolated ==
+                                                                                    USER_NAMESPACE else "") if isolated
+                           else "", machine.isolation_problem)
+    user = Protection("unprivileged user", {
+        ROOT: "setpriv: uid and gid 65534, no capabilities",
+        USER_NAMESPACE: "uid 65534 in a user namespace (outside it, the grader's own uid, reaching only the sandbox's view)",
+    }.get(isolated, ""), machine.isolation_problem)
+    if groups and "memory" in groups.bases:
+        memory = Protection("memory limit", f"the kernel: {groups.describe('memory')}")
+    else:
+        memory = Protection("memory limit", "a watchdog that kills the kernel when the run's processes together pass "
+                            f"the limit (resident memory, checked every {WATCHDOG_INTERVAL_S:g} s: a fast allocation can "
+                            "overshoot between checks)",
+                            f"for a limit the kernel enforces: {machine.cgroups_problem}")
+    if groups and "pids" in groups.bases:
+        processes = Protection("process limit", f"the kernel: {groups.describe('pids')}")
+    elif isolated == USER_NAMESPACE:
+        processes = Protection("process limit", "RLIMIT_NPROC, counted inside the sandbox's user namespace")
+    elif isolated == ROOT:
+        processes = Protection("process limit", "RLIMIT_NPROC of uid 65534 (shared by notebooks running at once)",
+                               machine.cgroups_problem)
+    else:
+        processes = Protection("process limit", "", machine.isolation_problem)
+    return [isolation, user, memory, processes,
+            Protection("file-size limit", "RLIMIT_FSIZE"),
+            Protection("wall clock", "the whole notebook (the grader) and each cell (the runner)")]
+
+
+WATCHDOG_INTERVAL_S = 0.2
+"""How often the memory watchdog measures a run that no memory cgroup limits."""
 
 
 def missing_protections() -> list[str]:
     """The limits this machine cannot enforce, each with what it needs."""
-    missing = []
-    if os.geteuid() != 0:
-        missing.append("an unprivileged user and cgroups (the grader must run as root to set them up)")
-    if not shutil.which("bwrap"):
-        missing.append("network, process and file isolation (install bubblewrap: apt-get install bubblewrap)")
-    if not shutil.which("setpriv"):
-        missing.append("an unprivileged user (install util-linux for setpriv)")
-    for controller in ("memory", "pids"):
-        if not os.access(CGROUP_ROOT / controller, os.W_OK):
-            missing.append(f"the {controller} limit (needs a writable cgroup v1 {controller} controller at "
-                           f"{CGROUP_ROOT / controller})")
-    return missing
+    return [f"{protection.limit} ({protection.fix})" for protection in protections() if not protection.enforced]
 
 
 def require_protections(allow_missing: bool, missing: list[str] | None = None, where: str = "") -> list[str]:
@@ -83,8 +175,8 @@ def require_protections(allow_missing: bool, missing: list[str] | None = None, w
     missing = missing_protections() if missing is None else missing
     if missing and not allow_missing:
         raise CourseError("refusing to grade untrusted notebooks without these limits" + (f" on {where}" if where else "")
-                          + ": " + "; ".join(missing) + ". Run as root on Linux with bubblewrap, or pass "
-                          "--allow-missing-limits to grade without them (only for notebooks you trust).")
+                          + ": " + "; ".join(missing) + ". `autograder doctor` shows what this machine enforces; "
+                          "--allow-missing-limits grades without them (only for notebooks you trust).")
     return missing
 
 
@@ -93,28 +185,37 @@ def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: P
     """Run ``command`` in ``folder`` (the only writable place) under ``limits``, showing the course
     data as ``data_view`` (`data.grading_view`); every limit this machine cannot enforce is
     skipped (callers decide first with `require_protections`)."""
-    sandboxed = not missing_protections()
-    if sandboxed:
-        os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
-        command = _bubblewrap(folder, data_view) + command
-    with _cgroups(limits) as cgroups:
+    machine = _machine()
+    with cgroups.run_group(machine.cgroups, limits.memory_mb * 2**20, limits.processes) as group:
+        if machine.isolation:
+            if machine.isolation == ROOT:
+                os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+            command = _bubblewrap(folder, data_view, machine.isolation) + _inside(machine.isolation, group, limits) + command
         outcome = run_limited(command, cwd=folder, log_path=log_path, timeout_s=limits.notebook_timeout_s,
-                              env=_environment(folder if not sandboxed else Path(SANDBOX_FOLDER)),
-                              preexec_fn=lambda: _enter(cgroups, limits))
-        peak = _read_int(cgroups.get("memory"), "memory.max_usage_in_bytes")
+                              env=_environment(Path(SANDBOX_FOLDER) if machine.isolation else folder),
+                              preexec_fn=lambda: _enter(group, limits),
+                              memory_limit_mb=None if group.limits("memory") else limits.memory_mb,
+                              watchdog_interval_s=WATCHDOG_INTERVAL_S)
         return SandboxOutcome(
             outcome.exit_code, outcome.timed_out, outcome.wall_seconds,
-            peak / 2**20 if peak else outcome.peak_memory_mb,
-            memory_exceeded=_oom_kills(cgroups.get("memory")) > 0,
-            process_limit_hit=_read_int(cgroups.get("pids"), "pids.events", field="max") > 0)
+            group.peak_memory_mb() or outcome.peak_memory_mb,
+            memory_exceeded=outcome.memory_exceeded or group.memory_exceeded(),
+            process_limit_hit=group.process_limit_hit())
 
 
-def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
+def _inside(isolation: str, group: cgroups.RunGroup, limits: Limits) -> list[str]:
+    """What runs first inside the sandbox: the drop to uid 65534 (as root), and the process limit
+    where no cgroup counts processes (set inside, so that a user namespace counts only its own)."""
+    drop = ["setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups", "--no-new-privs"] \
+        if isolation == ROOT else []
+    count = [] if group.limits("pids") else ["prlimit", f"--nproc={limits.processes}:{limits.processes}", "--"]
+    return drop + count
+
+
+def _bubblewrap(folder: Path, data_view: dict[str, Path], isolation: str) -> list[str]:
     """bwrap arguments: read-only system and Python, the read-only data view, ``folder`` writable."""
-    arguments = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                 "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr",
-                 "--ro-bind", "/etc", "/etc"]
+    arguments = ["bwrap", *_namespaces(isolation), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                 "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for device in gpu_devices():
         arguments += ["--dev-bind", device, device]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -139,10 +240,7 @@ def _bubblewrap(folder: Path, data_view: dict[str, Path]) -> list[str]:
         arguments += ["--ro-bind", str(source), str(target)]
     for hidden in grader_inside(readable):
         arguments += ["--tmpfs", str(hidden)]
-    arguments += ["--bind", str(folder), SANDBOX_FOLDER, "--chdir", SANDBOX_FOLDER, "--",
-                  "setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
-                  "--no-new-privs"]
-    return arguments
+    return arguments + ["--bind", str(folder), SANDBOX_FOLDER, "--chdir", SANDBOX_FOLDER, "--"]
 
 
 def grader_inside(readable) -> list[Path]:
@@ -176,63 +274,8 @@ def _environment(folder: Path) -> dict:
     return env
 
 
-@contextlib.contextmanager
-def _cgroups(limits: Limits):
-    """A fresh memory and pids cgroup for one run (those this machine has), removed afterwards."""
-    name = f"autograder-{uuid.uuid4().hex[:12]}"
-    cgroups = {}
-    try:
-        for controller in ("memory", "pids"):
-            if os.access(CGROUP_ROOT / controller, os.W_OK):
-                cgroups[controller] = CGROUP_ROOT / controller / name
-                cgroups[controller].mkdir()
-        if "memory" in cgroups:
-            limit = str(limits.memory_mb * 2**20)
-            (cgroups["memory"] / "memory.limit_in_bytes").write_text(limit)
-            with contextlib.suppress(OSError):  # no swap accounting: swap is not limited separately
-                (cgroups["memory"] / "memory.memsw.limit_in_bytes").write_text(limit)
-        if "pids" in cgroups:
-            (cgroups["pids"] / "pids.max").write_text(str(limits.processes))
-        yield cgroups
-    finally:
-        for cgroup in cgroups.values():
-            _empty_and_remove(cgroup)
-
-
-def _enter(cgroups: dict, limits: Limits) -> None:
+def _enter(group: cgroups.RunGroup, limits: Limits) -> None:
     """In the child before exec: join the run's cgroups and cap file sizes and core dumps."""
-    for cgroup in cgroups.values():
-        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+    group.join()
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _empty_and_remove(cgroup: Path) -> None:
-    """Kill whatever is still in the cgroup (a daemon that escaped), then remove it."""
-    for _ in range(50):
-        pids = (cgroup / "cgroup.procs").read_text().split() if cgroup.exists() else []
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), 9)
-        try:
-            cgroup.rmdir()
-            return
-        except FileNotFoundError:
-            return
-        except OSError:  # busy until the killed processes are gone
-            time.sleep(0.1)
-
-
-def _read_int(cgroup: Path | None, name: str, field: str | None = None) -> int:
-    if cgroup is None or not (cgroup / name).exists():
-        return 0
-    text = (cgroup / name).read_text()
-    if field is None:
-        return int(text.strip())
-    values = dict(line.split() for line in text.splitlines() if line.strip())
-    return int(values.get(field, 0))
-
-
-def _oom_kills(cgroup: Path | None) -> int:
-    """Processes the memory limit killed."""
-    return _read_int(cgroup, "memory.oom_control", field="oom_kill")

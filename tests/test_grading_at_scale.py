@@ -23,7 +23,7 @@ from autograder.dispatch import Workers
 from autograder.execution import grading_environment
 from conftest import TINY, answered, submit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 CORRECT, WRONG = "def add(a, b):\n    return a + b", "def add(a, b):\n    return a - b"
 EXPECTED = {"ann": 4, "bob": 0, "cat": 0, "dan": 4, "eve": 0}

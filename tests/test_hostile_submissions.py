@@ -4,6 +4,8 @@ test_keras_model 3, each judged by the grader outside the kernel) and must earn 
 its honest work deserves. The course's own assignment 1 faces the attacks that hide failures."""
 
 import copy
+import csv
+import pwd
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 from autograder import pipeline
 from autograder.course import Course
 from autograder.execution import grading_environment  # nbgrader runs `alembic` from PATH
-from autograder.sandbox import UNPRIVILEGED_ID, Limits, missing_protections
+from autograder.sandbox import UNPRIVILEGED_ID, Limits
 
 HOSTILE = Path(__file__).parent / "files" / "hostile"
 sys.path.insert(0, str(HOSTILE))
@@ -65,7 +67,7 @@ EXPECTED = {
     "hard-coded-predictions-for-public-data": (WRONG_ANSWERS, "graded"),
 }
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(missing_protections()), reason="needs root, bwrap, cgroups")]
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 
 def test_every_fixture_has_an_expected_grade():
@@ -163,6 +165,56 @@ def test_overhead_of_the_limits_against_plain_nbgrader(graded, tmp_path):
           f"judges {kit_seconds:.1f} s ({kit_seconds / plain_seconds:.2f}x)")
 
 
+# The attacks on the sandbox and its limits, graded by an ordinary user with `autograder grade`.
+ATTACKS_ON_THE_SANDBOX = ("correct", "untouched", "memory-bomb", "fork-bomb", "infinite-loop", "loop-ignoring-sigint",
+                          "daemon-outliving-the-kernel", "reads-source-gradebook-and-other-submissions",
+                          "writes-to-the-gradebook", "opens-a-network-connection", "floods-100-mb-of-output",
+                          "forged-executed-notebook", "shadowing-numpy-py")
+
+
+@pytest.fixture(scope="module")
+def graded_by_an_ordinary_user(ordinary_user):
+    """The sandbox's attacks graded by an ordinary user from the command line, with the per-cell
+    and process limits set in the course's nbgrader_config.py (as an instructor sets them)."""
+    workspace = ordinary_user.folder("hostile")
+    course = build_course(workspace / "course")
+    with open(course.root / "nbgrader_config.py", "a") as config:
+        config.write(f"c.SandboxedExecute.cell_timeout_s = {LIMITS.cell_timeout_s}\n"
+                     f"c.SandboxedExecute.processes = {LIMITS.processes}\n")
+    for name in ATTACKS_ON_THE_SANDBOX:
+        folder = workspace / "submitted" / name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy(HOSTILE / "submissions" / f"{name}.ipynb", folder / f"{ASSIGNMENT}.ipynb")
+        for extra in HOSTILE.glob(f"submissions/{name}.*.py"):
+            shutil.copy(extra, folder / extra.name.removeprefix(f"{name}."))
+    ordinary_user.give(workspace)
+    completed = ordinary_user.run(
+        sys.executable, "-m", "autograder.cli", "grade", ASSIGNMENT, "--submissions", str(workspace / "submitted"),
+        "--output", str(workspace / "grading"), "--timeout", f"{LIMITS.notebook_timeout_s:g}",
+        "--memory-mb", str(LIMITS.memory_mb), cwd=course.root)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    with open(workspace / "grading" / "grades.csv") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    return workspace / "grading", rows, completed.stdout
+
+
+def test_an_ordinary_user_s_sandbox_holds_against_the_same_attacks(graded_by_an_ordinary_user, ordinary_user):
+    output, rows, printed = graded_by_an_ordinary_user
+    print("\n" + printed)
+    got = {name: (float(row["score"]), row["status"]) for name, row in rows.items()}
+    assert got == {name: EXPECTED[name] for name in ATTACKS_ON_THE_SANDBOX}
+    text = {name: _outputs_in(output, name) for name in ATTACKS_ON_THE_SANDBOX}
+    assert "found: []" in text["reads-source-gradebook-and-other-submissions"]
+    assert "gradebooks reachable: []" in text["writes-to-the-gradebook"]
+    assert "network: [Errno 101] Network is unreachable" in text["opens-a-network-connection"]
+    assert "ran past the 15 s per-cell limit" in text["infinite-loop"], "the course's c.SandboxedExecute.cell_timeout_s"
+    assert "the kernel died while running this cell" in text["memory-bomb"]
+    assert "memory limit" in rows["memory-bomb"]["reason"]
+    assert "[output cut: this cell wrote more than 1,000,000 bytes]" in text["floods-100-mb-of-output"]
+    uid = pwd.getpwnam(ordinary_user.name).pw_uid
+    assert [p.info for p in psutil.process_iter(["pid", "uids", "cmdline"]) if p.info["uids"] and p.info["uids"].real == uid] == []
+
+
 # Attacks on the course's assignment 1, each a cell added to the untouched student version.
 HIDE_FAILURES = "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)"
 FORGE_EXPORTS = """
@@ -210,6 +262,10 @@ def _plain_nbgrader_copy(course, root: Path) -> Path:
 
 
 def _outputs(run, student: str) -> str:
-    notebook = nbformat.read(run.output_dir / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+    return _outputs_in(run.output_dir, student)
+
+
+def _outputs_in(output: Path, student: str) -> str:
+    notebook = nbformat.read(output / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
     return "\n".join(str(output.get("text", "")) + str(output.get("evalue", ""))
                      for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)

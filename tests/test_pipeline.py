@@ -136,6 +136,7 @@ def test_other_stderr_output_is_not_mistaken_for_noise(line):
 # --- grading whole batches (executes notebooks) -----------------------------------------------
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tiny_course, tmp_path):
     submitted = submit(tiny_course, "ann", answered(tiny_course, "def add(a, b):\n    return a + b"))
     submit(tiny_course, "bob", answered(tiny_course, "def add(a, b):\n    return a - b"))
@@ -171,6 +172,7 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_validate_passes_a_correct_assignment_and_names_a_leaky_student_version(tiny_course):
     [result] = pipeline.validate(tiny_course)
     assert result.ok, result.problems

@@ -1,5 +1,5 @@
 """What the grader trusts: exported arrays and its own judges' verdicts on them, the ledger, and
-refusing to grade without limits."""
+the limits: which this machine enforces, and refusing to grade without them."""
 
 import os
 import sys
@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from autograder import exports, sandbox
+from autograder.cli import main
 from autograder.course import Course
 from autograder.errors import CourseError
 from autograder.judges import judge, judges_of
 from autograder.judges.registry import write_inputs
 from autograder.ledger import Ledger, fingerprint
 from autograder.nbgrader_plugins import TrustedRecheck, hidden_inputs_path
+from autograder.pipeline import course_limits
 from autograder.results import CellScore, SubmissionResult
+from autograder.sandbox import Limits
 from coursekit import evidence
 
 ASSIGNMENT = "hw"
@@ -98,6 +101,35 @@ def test_grading_is_refused_without_limits_unless_the_instructor_allows_it(monke
                                           r"the memory limit \(no cgroup\)\. .*--allow-missing-limits"):
         sandbox.require_protections(allow_missing=False)
     assert sandbox.require_protections(allow_missing=True) == ["the memory limit (no cgroup)"]
+
+
+def test_an_ordinary_user_without_cgroups_still_has_every_limit_and_is_told_how_to_get_kernel_ones(monkeypatch):
+    machine = sandbox._Machine(sandbox.USER_NAMESPACE, "", None, "cgroup v1 controllers are writable only by root: "
+                               "grade as root", "0.8.0")
+    monkeypatch.setattr(sandbox, "_machine", lambda: machine)
+    found = {protection.limit.split(" (")[0]: protection for protection in sandbox.protections()}
+    assert all(protection.enforced for protection in found.values()) and sandbox.missing_protections() == []
+    assert found["isolation"].how == "bubblewrap 0.8.0 in a user namespace"
+    assert found["memory limit"].how.startswith("a watchdog that kills the kernel")
+    assert found["memory limit"].fix == "for a limit the kernel enforces: cgroup v1 controllers are writable only by root: grade as root"
+    assert found["process limit"].how == "RLIMIT_NPROC, counted inside the sandbox's user namespace"
+
+
+def test_without_bubblewrap_the_doctor_names_what_is_missing_and_the_command_that_fixes_it(monkeypatch, capsys):
+    missing = "bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
+    monkeypatch.setattr(sandbox, "_machine", lambda: sandbox._Machine("", missing, None, "no cgroups", ""))
+    assert main(["doctor"]) == 1
+    printed = capsys.readouterr().out
+    assert printed.startswith("this machine: cannot grade untrusted notebooks (missing: isolation (no network, ")
+    assert f"  MISSING  unprivileged user: not enforced\n           fix: {missing}\n" in printed
+    assert "  ok       memory limit: a watchdog" in printed and "  ok       file-size limit: RLIMIT_FSIZE" in printed
+
+
+def test_the_limits_set_in_nbgrader_config_are_used_unless_the_command_overrides_them(tiny_course):
+    with open(tiny_course.root / "nbgrader_config.py", "a") as config:
+        config.write("c.SandboxedExecute.cell_timeout_s = 1200\nc.SandboxedExecute.memory_mb = 4096\n")
+    assert course_limits(tiny_course) == Limits(cell_timeout_s=1200, memory_mb=4096)
+    assert course_limits(tiny_course, memory_mb=2048, notebook_timeout_s=None) == Limits(cell_timeout_s=1200, memory_mb=2048)
 
 
 def test_the_ledger_survives_a_line_cut_short_and_regrades_a_changed_submission(tmp_path):

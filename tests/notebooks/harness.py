@@ -31,7 +31,6 @@ import hashlib
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -187,7 +186,7 @@ def names_of(source: str) -> tuple[set[str], set[str]]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set(), {"*"} | _EVERY_NAME
+        return set(), {ANY}
     defined, used = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -251,6 +250,7 @@ class AssignmentSuite:
         scores, seed = graded_variants
         assert scores["different-but-correct"] == self.max_points, f"hidden inputs seed {seed}"
 
+    @pytest.mark.sandbox
     def test_the_untouched_student_version_earns_nothing(self, tmp_path):
         """The committed student version, submitted unchanged and graded by `autograder grade`."""
         shutil.copytree(self.course.release_dir / self.assignment, tmp_path / "submitted" / "untouched" / self.assignment)
@@ -258,11 +258,13 @@ class AssignmentSuite:
         assert (result.status, result.score, result.max_score) == ("graded", 0, sum(self.max_points.values()))
 
 
-def run_demo(assignment: str, output: Path) -> tuple[dict[str, dict[str, str]], str]:
-    """`autograder demo ASSIGNMENT` as a user runs it: grades.csv rows by student, and stdout."""
-    completed = subprocess.run([sys.executable, "-m", "autograder.cli", "demo", assignment, "--output", str(output)],
-                               cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+def run_demo(assignment: str, user) -> tuple[dict[str, dict[str, str]], str, Path]:
+    """`autograder demo ASSIGNMENT` as ``user`` (an `OrdinaryUser`) runs it: grades.csv rows by
+    student, stdout, and the demo's folder."""
+    output = user.folder("demo")
+    completed = user.run(sys.executable, "-m", "autograder.cli", "demo", assignment, "--output", str(output),
+                         cwd=Path(__file__).resolve().parents[2])
     assert completed.returncode == 0, completed.stderr
     [grades] = output.glob("*/grading/grades.csv")
     with open(grades) as stream:
-        return {row["student"]: row for row in csv.DictReader(stream)}, completed.stdout
+        return {row["student"]: row for row in csv.DictReader(stream)}, completed.stdout, output

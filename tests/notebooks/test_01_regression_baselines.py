@@ -65,6 +65,7 @@ class TestRegressionBaselines(AssignmentSuite):
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_validate_passes_assignment_1():
     [result] = pipeline.validate(COURSE, [ASSIGNMENT])
     assert result.ok, result.problems
@@ -72,8 +73,10 @@ def test_validate_passes_assignment_1():
 
 
 @pytest.mark.slow
-def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
-    rows, output = run_demo(ASSIGNMENT, tmp_path)
+def test_an_ordinary_user_s_demo_grades_the_sample_submissions_with_exact_scores(ordinary_user):
+    """`make demo` without root: the sandbox in a user namespace, memory watched, processes
+    limited by RLIMIT_NPROC there (this machine's cgroups are root's)."""
+    rows, output, folder = run_demo(ASSIGNMENT, ordinary_user)
     assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
         "broken": ("rejected", "0"), "half-done": ("graded", "7"),
         "reference": ("graded", "14"), "untouched": ("graded", "0")}
@@ -81,10 +84,11 @@ def test_the_demo_grades_the_sample_submissions_with_exact_scores(tmp_path):
     assert half_done_cells == {"test_split", "test_metrics", "test_baseline", "test_features_and_normalizer"}
     assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in output
     for student in ("reference", "half-done", "untouched"):
-        assert (tmp_path / ASSIGNMENT / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
+        assert (folder / ASSIGNMENT / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 @pytest.mark.gpu
 def test_the_reference_notebook_trains_on_the_gpu_when_one_is_present():
     [result] = pipeline.validate(COURSE, [ASSIGNMENT])
