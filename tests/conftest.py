@@ -167,6 +167,8 @@ class OrdinaryUser:
         """``command`` as the user, in a clean environment (the kit's commands first on PATH)."""
         env = {"HOME": str(self.home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
                "COURSE_DATA_DIR": str(data.data_dir()), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if "PYTHONPATH" in os.environ:  # the tests' own checkout of the kit, where it is not the installed one
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         return subprocess.run(["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
                                *command], cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
 

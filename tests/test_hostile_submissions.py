@@ -212,7 +212,8 @@ def test_an_ordinary_user_s_sandbox_holds_against_the_same_attacks(graded_by_an_
     assert "memory limit" in rows["memory-bomb"]["reason"]
     assert "[output cut: this cell wrote more than 1,000,000 bytes]" in text["floods-100-mb-of-output"]
     uid = pwd.getpwnam(ordinary_user.name).pw_uid
-    assert [p.info for p in psutil.process_iter(["pid", "uids", "cmdline"]) if p.info["uids"] and p.info["uids"].real == uid] == []
+    assert [p.info for p in psutil.process_iter(["pid", "uids", "cmdline", "status"]) if p.info["uids"]
+            and p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE] == [], "all of them exited"
 
 
 # Attacks on the course's assignment 1, each a cell added to the untouched student version.
