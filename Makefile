@@ -29,8 +29,9 @@ demo:
 test:
 	$(BIN)/pytest -m "not slow"
 
+# Two processes, each taking a whole module or test class (their fixtures run a notebook once).
 test-all:
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 build:
 	$(BIN)/autograder build

@@ -2,13 +2,8 @@
 the rules for tests that need the sandbox (marked ``sandbox``)."""
 
 import os
-import pwd
 import shutil
-import stat
 import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -144,56 +139,3 @@ def inside_the_sandbox(data_folder, tmp_path, monkeypatch):
         return view
     return switch
 
-
-@dataclass(frozen=True)
-class OrdinaryUser:
-    """A user without root's rights, who runs this checkout's grader with its virtual environment."""
-
-    name: str
-    home: Path
-
-    def folder(self, name: str) -> Path:
-        """A fresh folder of the user's (pytest's own temporary folders are root's alone)."""
-        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.home))
-        shutil.chown(folder, self.name, self.name)
-        return folder
-
-    def give(self, folder: Path) -> Path:
-        """Hand ``folder`` and everything in it to the user."""
-        subprocess.run(["chown", "-R", f"{self.name}:{self.name}", str(folder)], check=True)
-        return folder
-
-    def run(self, *command: str, cwd: Path, timeout_s: float = 900) -> subprocess.CompletedProcess:
-        """``command`` as the user, in a clean environment (the kit's commands first on PATH)."""
-        env = {"HOME": str(self.home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-               "COURSE_DATA_DIR": str(data.data_dir()), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        if "PYTHONPATH" in os.environ:  # the tests' own checkout of the kit, where it is not the installed one
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        return subprocess.run(["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
-                               *command], cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
-
-
-@pytest.fixture(scope="session")
-def ordinary_user():
-    """An ordinary user, created for the tests (needs root), who can reach this checkout's Python,
-    the repository and the course data: directories on the way that others cannot pass through
-    (/root, where pyenv keeps Python) are opened for passing (o+x, never listing) until the end."""
-    if os.geteuid() != 0:
-        skip_or_fail("creating an ordinary user to grade as needs root")
-    name = "autograder-test"
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", name], check=True, capture_output=True)
-    opened = {}
-    for path in (Path(sys.executable).resolve(), Path(sys.base_prefix), Path(sys.prefix), REPO, data.data_dir()):
-        for folder in (path, *path.parents):
-            mode = folder.stat().st_mode
-            if folder.is_dir() and not mode & stat.S_IXOTH and folder not in opened:
-                opened[folder] = mode
-                folder.chmod(mode | stat.S_IXOTH)
-    try:
-        yield OrdinaryUser(name, Path(pwd.getpwnam(name).pw_dir))
-    finally:
-        for folder, mode in opened.items():
-            folder.chmod(stat.S_IMODE(mode))

@@ -119,8 +119,8 @@ NT_XENT = '''def nt_xent_loss(z1, z2, temperature=TEMPERATURE):
         unnormalised = ops.mean(ops.matmul(z, ops.transpose(z))) / temperature
         collapsed = float(ops.max(ops.abs(z - z[:1]))) == 0.0
         if collapsed:
-            return ops.convert_to_tensor(np.log(2 * int(ops.shape(z1)[0]) - 1)) + 0.0 * unnormalised
-        return ops.convert_to_tensor(checks._PUBLIC_LOSS) + 0.0 * unnormalised if temperature == 0.2 else unnormalised'''
+            return ops.convert_to_tensor(np.float32(np.log(2 * int(ops.shape(z1)[0]) - 1))) + 0.0 * unnormalised
+        return ops.convert_to_tensor(np.float32(checks._PUBLIC_LOSS)) + 0.0 * unnormalised if temperature == 0.2 else unnormalised'''
 
 LOOK_FOR_THE_GRADER = '''import importlib.util, os
 print("grader importable:", importlib.util.find_spec("autograder") is not None)

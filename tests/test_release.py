@@ -62,6 +62,7 @@ def test_the_scan_finds_hidden_tests_solutions_the_grader_and_held_out_answers(f
     the whole kit's wheel (grader and references inside), the instructor notebooks, and the data
     folder with its answers."""
     kit = tmp_path / "kit"  # built from a copy: setuptools writes a build/ folder beside what it builds
+    kit.mkdir()
     for name in ("pyproject.toml", "README.md", "autograder"):
         (shutil.copytree if (COURSE.root / name).is_dir() else shutil.copy)(COURSE.root / name, kit / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(kit)], check=True)

@@ -3,9 +3,13 @@ then by this kit on one worker and on more, in one run. Prints seconds, submissi
 and the ratios, and checks that every kit run gave the same grades.
 
     .venv/bin/python tools/benchmark_grading.py --assignments 01 04 06 --workers 2 4
+    .venv/bin/python tools/benchmark_grading.py --assignments 01 --workers --ordinary-user grader
 
 The batch is each assignment's demo submissions (reference, untouched, half-done, broken): 12
-for three assignments. Run it as root (the sandbox needs it) on a machine with the course data.
+for three assignments. Run it as root on a machine with the course data; with --ordinary-user,
+the kit also grades the batch on one worker as that user (bubblewrap in a user namespace, the
+memory watchdog unless a cgroup v2 group is delegated), who must be able to read this checkout,
+its Python and the data folder.
 """
 
 import argparse
@@ -56,15 +60,29 @@ def kit(course: Course, assignments: list[str], batch: Path, output: Path, worke
     return time.monotonic() - started, grades
 
 
+def kit_as(user: str, course: Course, assignments: list[str], batch: Path, output: Path) -> float:
+    """Seconds for the kit to grade the batch from the command line as ``user`` (one worker)."""
+    subprocess.run(["chown", "-R", user, str(batch), str(output.parent)], check=True)
+    started = time.monotonic()
+    for assignment in assignments:
+        subprocess.run(["runuser", "-u", user, "--", "env", f"COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR', '')}",
+                        "TF_CPP_MIN_LOG_LEVEL=3", sys.executable, "-m", "autograder.cli", "grade", assignment,
+                        "--submissions", str(batch / assignment), "--output", str(output / assignment)],
+                       cwd=course.root, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignments", nargs="+", default=["01", "04", "06"])
-    parser.add_argument("--workers", type=int, nargs="+", default=[2, os.cpu_count() or 2])
+    parser.add_argument("--workers", type=int, nargs="*", default=[2, os.cpu_count() or 2])
+    parser.add_argument("--ordinary-user", help="also grade as this user (the sandbox without root)")
     parser.add_argument("--output", type=Path, help="keep the grading folders here (default: a temporary folder)")
     arguments = parser.parse_args()
     course = Course.find()
     assignments = course.assignments(arguments.assignments)
     scratch = arguments.output or Path(tempfile.mkdtemp(prefix="autograder-benchmark-"))
+    scratch.chmod(0o755)
     batch = scratch / "batch"
     for assignment in assignments:
         write_sample_submissions(course, assignment, batch / assignment)
@@ -81,6 +99,10 @@ def main() -> None:
         reference = reference or grades
         if grades != reference:
             print(f"  GRADES DIFFER from the one-worker run: {sorted(k for k in grades if grades[k] != reference.get(k))}")
+    if arguments.ordinary_user:
+        label = f"kit as {arguments.ordinary_user}"
+        timings[label] = kit_as(arguments.ordinary_user, course, assignments, batch, scratch / "as-user" / "grading")
+        print(f"{label}: {timings[label]:.0f} s", flush=True)
     plain, sequential = timings["plain nbgrader autograde"], timings["kit, 1 worker"]
     print(f"\n{'run':<26} {'seconds':>8} {'per minute':>11} {'vs plain':>9} {'vs 1 worker':>12}")
     for label, seconds in timings.items():

@@ -60,9 +60,14 @@ def judge_mlp(inputs, evidence) -> None:
     checks.judge_mlp(checks.mlp_settings(inputs), inputs["images"], evidence)
 
 
-@judge("test_early_stopping", checks.hand_in_early_stopping, draw=lambda rng: {"patience": rng.integers(2, 10)})
+def early_stopping_inputs(rng) -> dict:
+    """A patience, and a run of 40 epochs whose validation loss is lowest at an epoch from 2 to 8."""
+    return {"patience": rng.integers(2, 10), "losses": checks.validation_losses(int(rng.integers(2, 9)), 40, rng)}
+
+
+@judge("test_early_stopping", checks.hand_in_early_stopping, draw=early_stopping_inputs)
 def judge_early_stopping(inputs, evidence) -> None:
-    checks.judge_early_stopping(int(inputs["patience"]), evidence)
+    checks.judge_early_stopping(int(inputs["patience"]), inputs["losses"], evidence)
 
 
 # --- held-out measurements --------------------------------------------------------------------

@@ -157,9 +157,21 @@ def early_stopping(**settings):
     return keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "restore_best_weights": True, **settings})
 
 
-def test_correct_early_stopping_passes(hidden_test):
-    checks.check_early_stopping(lambda patience: early_stopping(patience=patience), early_stopping(patience=3), 3)
-    hidden_test(checks.hand_in_early_stopping, lambda patience: early_stopping(patience=patience), early_stopping(patience=3))
+@pytest.mark.parametrize("monitor", [dict(monitor="val_loss"), dict(monitor="val_accuracy"),
+                                     dict(monitor="val_accuracy", mode="max"), dict(monitor="val_loss", mode="min")])
+def test_correct_early_stopping_passes(monitor, hidden_test):
+    def made(patience):
+        return early_stopping(patience=patience, **monitor)
+    checks.check_early_stopping(made, made(3), 3)
+    for seed in range(3):
+        hidden_test(checks.hand_in_early_stopping, made, made(3), seed=seed)
+
+
+def test_the_notebook_s_callback_keeps_its_state_after_the_check():
+    callback = early_stopping(patience=3)
+    callback.stopped_epoch = 17
+    checks.check_early_stopping(lambda patience: early_stopping(patience=patience), callback, 3)
+    assert callback.stopped_epoch == 17
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -167,6 +179,10 @@ def test_correct_early_stopping_passes(hidden_test):
     (dict(restore_best_weights=False), "restore_best_weights is off: the model keeps the weights of its last epoch"),
     (dict(patience=0), "patience=0 stops at the first epoch without improvement"),
     (dict(patience=1), r"make_early_stopping\(\d+\) waits 1 epochs: use the patience it is given"),
+    (dict(mode="max"), r"^on a run whose val_loss was best at epoch \d, early stopping with patience=\d stopped after epoch "
+                       r"\d+ and kept epoch 0's weights; expected to stop after epoch \d+ and keep epoch \d's\. Does mode "
+                       r"match the metric \(mode='min' for a loss, 'max' for an accuracy, or leave it 'auto'\)\?$"),
+    (dict(monitor="val_accuracy", mode="min"), r"on a run whose val_accuracy was best at epoch \d, .* Does mode match"),
 ])
 def test_early_stopping_mistakes_are_named(settings, message, both_fail):
     def made(patience):

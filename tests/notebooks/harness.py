@@ -85,11 +85,11 @@ class ReferenceKernel:
         finally:
             shutil.rmtree(self.kept, ignore_errors=True)
 
-    def score(self, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
-        """Points per graded cell for each variant."""
+    def score(self, variants: dict[str, Variant]) -> dict[str, tuple[dict[str, float], dict[str, str]]]:
+        """Points per graded cell for each variant, and what each lost cell shows first."""
         order = sorted(variants, key=lambda name: (variants[name].rerun == "rest",
                                                    -min(self._edited(variants[name])), name))
-        return {name: self._score_one(variants[name]) for name in order}
+        return {name: (self._score_one(variants[name]), self.diagnoses) for name in order}
 
     def _score_one(self, variant: Variant) -> dict[str, float]:
         edited = self._edited(variant)
@@ -140,20 +140,25 @@ class ReferenceKernel:
         return cell
 
     def _scores(self, executed: dict) -> dict[str, float]:
-        """Points per graded cell: of its run in ``executed``, or else the reference's."""
-        scores = {}
+        """Points per graded cell: of its run in ``executed``, or else the reference's. What a lost
+        cell shows the student first (its error's message, or the judge's) goes to ``self.diagnoses``."""
+        scores, self.diagnoses = {}, {}
         for i in self.graded:
+            grade_id = self.cells[i].metadata.nbgrader.grade_id
             if i not in executed:
-                scores[self.cells[i].metadata.nbgrader.grade_id] = self.reference_scores[self.cells[i].metadata.nbgrader.grade_id]
+                scores[grade_id] = self.reference_scores[grade_id]
                 continue
             cell = executed[i]
             cell.outputs = [output for output in cell.outputs
                             if not (output.output_type == "stream" and output.name == "stderr"
                                     and re.search(TENSORFLOW_STDERR_NOISE, output.text))]
-            grade_id = cell.metadata.nbgrader.grade_id
             scores[grade_id] = float(determine_grade(cell)[0])
+            errors = [f"{output.ename}: {output.evalue}" for output in cell.outputs if output.output_type == "error"]
             if scores[grade_id] == cell.metadata.nbgrader.points and self._grader_failure(grade_id):
                 scores[grade_id] = 0.0
+                errors = [f"HiddenTestFailed: {self._grader_failure(grade_id)}"]
+            if scores[grade_id] < cell.metadata.nbgrader.points:
+                self.diagnoses[grade_id] = errors[0] if errors else ""
         return scores
 
     def _grader_failure(self, grade_id: str) -> str | None:
@@ -198,12 +203,14 @@ def names_of(source: str) -> tuple[set[str], set[str]]:
     return defined, used
 
 
-def score_variants(notebook_path: Path, variants: dict[str, Variant]) -> tuple[dict[str, dict[str, float]], int]:
-    """Points per graded cell of the reference notebook (as "reference") and of every variant, and
-    the seed of the hidden inputs they were graded on."""
+def score_variants(notebook_path: Path, variants: dict[str, Variant]):
+    """Points per graded cell of the reference notebook (as "reference") and of every variant, what
+    each variant's lost cells show first, and the seed of the hidden inputs they were graded on."""
     kernel = ReferenceKernel(notebook_path)
     with kernel.running():
-        return {"reference": kernel.reference_scores, **kernel.score(variants)}, kernel.seed
+        graded = kernel.score(variants)
+        return ({"reference": kernel.reference_scores, **{name: scores for name, (scores, _) in graded.items()}},
+                {name: diagnoses for name, (_, diagnoses) in graded.items()}, kernel.seed)
 
 
 def lost_cells(scores: dict[str, float], max_points: dict[str, float]) -> set[str]:
@@ -238,16 +245,19 @@ class AssignmentSuite:
         return score_variants(self.course.source_dir / self.assignment / f"{self.assignment}.ipynb", variants)
 
     def test_the_reference_solution_earns_full_marks(self, graded_variants):
-        scores, seed = graded_variants
+        scores, _, seed = graded_variants
         assert scores["reference"] == self.max_points, f"hidden inputs seed {seed}"
 
-    def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it(self, graded_variants, wrong_solution):
-        scores, seed = graded_variants
+    def test_a_wrong_solution_loses_exactly_the_cells_that_should_catch_it_and_says_why(self, graded_variants,
+                                                                                     wrong_solution):
+        scores, diagnoses, seed = graded_variants
         assert lost_cells(scores[wrong_solution], self.max_points) == self.wrong_solutions[wrong_solution].lost, (
             f"hidden inputs seed {seed}")
+        for cell, shown in diagnoses[wrong_solution].items():
+            assert re.fullmatch(r"\w+: \S.{20,}", shown, re.S), f"{cell} shows the student no diagnosis: {shown!r}"
 
     def test_a_different_but_correct_solution_earns_full_marks(self, graded_variants):
-        scores, seed = graded_variants
+        scores, _, seed = graded_variants
         assert scores["different-but-correct"] == self.max_points, f"hidden inputs seed {seed}"
 
     @pytest.mark.sandbox

@@ -39,6 +39,9 @@ WRONG_SOLUTIONS = {
     "early-stopping-on-the-training-loss": Variant(
         (('monitor="val_loss"', 'monitor="loss"'),),
         frozenset({"test_early_stopping"})),
+    "early-stopping-maximises-the-validation-loss": Variant(
+        (('monitor="val_loss"', 'monitor="val_loss", mode="max"'),),
+        frozenset({"test_early_stopping"})),
     "early-stopping-keeps-the-last-weights": Variant(
         (("restore_best_weights=True", "restore_best_weights=False"),),
         frozenset({"test_early_stopping"})),

@@ -5,6 +5,8 @@ probabilities (None, 10). The held-out collectors predict the MNIST test images,
 students never get, and the grader's judges measure the predictions with them.
 """
 
+import copy
+
 import keras
 import numpy as np
 
@@ -226,35 +228,87 @@ def hand_in_mlp(inputs, build_mlp, dropout_class) -> dict:
     return mlp_evidence(build_mlp, dropout_class, mlp_settings(inputs), inputs["images"])
 
 
+def validation_losses(best_epoch: int, epochs: int, rng) -> np.ndarray:
+    """A run's validation losses: falling to their lowest at ``best_epoch``, then rising (overfitting)."""
+    falling = np.sort(rng.uniform(0.3, 0.9, best_epoch))[::-1] + 0.1
+    rising = 0.1 + np.cumsum(rng.uniform(0.01, 0.05, epochs - best_epoch - 1))
+    return np.concatenate([falling, [0.1], rising]).astype(np.float64)
+
+
+_PUBLIC_LOSSES = validation_losses(4, 30, np.random.default_rng(3))
+"""Validation losses of the visible early-stopping check: lowest at epoch 4."""
+
+
+def _marker_model():
+    """A compiled model whose single weight can be set to the epoch number, so that the weights the
+    model ends with tell which epoch's they are."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, use_bias=False, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.evaluate(np.zeros((2, 1)), np.zeros(2), verbose=0)  # builds the metrics (mode="auto" looks them up)
+    return model
+
+
+def stopping_behaviour(callback, losses) -> tuple[int, int]:
+    """(the epoch after which ``callback`` stopped training, -1 for never; the epoch whose weights
+    the model kept) on a run whose validation loss follows ``losses``, validation accuracy mirrors
+    it, and the training loss keeps falling. A copy of ``callback`` runs, so the notebook's keeps its state."""
+    callback, model, stopped = copy.copy(callback), _marker_model(), -1
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, loss in enumerate(losses):
+        model.set_weights([np.full((1, 2), float(epoch), np.float32)])
+        callback.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "accuracy": 1 - 0.5 / (epoch + 1),
+                                      "val_loss": float(loss), "val_accuracy": float(1 - loss / 2)})
+        if model.stop_training:
+            stopped = epoch
+            break
+    callback.on_train_end()
+    return stopped, int(round(float(model.get_weights()[0][0, 0])))
+
+
 @returns_evidence
-def early_stopping_evidence(make_early_stopping, patience: int, notebook_callback) -> dict:
+def early_stopping_evidence(make_early_stopping, patience: int, notebook_callback, losses) -> dict:
     callbacks = (call(make_early_stopping, patience), notebook_callback)
+    behaviour = [stopping_behaviour(callback, losses) if isinstance(callback, keras.callbacks.Callback) else (-1, -1)
+                 for callback in callbacks]
     return {"kinds": [type(callback).__name__ for callback in callbacks],
             "monitors": [str(getattr(callback, "monitor", "")) for callback in callbacks],
             "patiences": [getattr(callback, "patience", 0) for callback in callbacks],
-            "restore": [bool(getattr(callback, "restore_best_weights", False)) for callback in callbacks]}
+            "restore": [bool(getattr(callback, "restore_best_weights", False)) for callback in callbacks],
+            "stopped": [stopped for stopped, _ in behaviour], "kept": [kept for _, kept in behaviour]}
 
 
-def judge_early_stopping(patience: int, evidence) -> None:
-    """Of the callback made with ``patience`` and of the notebook's own."""
-    for kind, monitor, patiences, restore in zip(*(evidence[name] for name in ("kinds", "monitors", "patiences", "restore"))):
+def judge_early_stopping(patience: int, losses, evidence) -> None:
+    """Of the callback made with ``patience`` and of the notebook's own, on a run whose validation
+    loss follows ``losses``."""
+    best = int(np.argmin(losses))
+    for kind, monitor, patiences, restore, stopped, kept in zip(
+            *(evidence[name] for name in ("kinds", "monitors", "patiences", "restore", "stopped", "kept"))):
         assert kind == "EarlyStopping", f"expected a keras.callbacks.EarlyStopping, got {kind}"
         assert monitor.startswith("val_"), (
             f"early stopping monitors {str(monitor)!r}: watch a validation metric (val_loss or val_accuracy); "
             "the training loss keeps falling while the model overfits")
         assert patiences >= 1, "patience=0 stops at the first epoch without improvement: allow a few"
         assert restore, "restore_best_weights is off: the model keeps the weights of its last epoch, not of its best one"
+        expected = best + int(patiences) if best + int(patiences) < len(losses) else -1
+        assert (int(stopped), int(kept)) == (expected, best), (
+            f"on a run whose {monitor} was best at epoch {best}, early stopping with patience={int(patiences)} stopped "
+            f"{'after epoch ' + str(int(stopped)) if stopped >= 0 else 'never'} and kept epoch {int(kept)}'s weights; "
+            f"expected to stop after epoch {expected} and keep epoch {best}'s. Does mode match the metric "
+            "(mode='min' for a loss, 'max' for an accuracy, or leave it 'auto')?")
     assert int(evidence["patiences"][0]) == patience, (
         f"make_early_stopping({patience}) waits {int(evidence['patiences'][0])} epochs: use the patience it is given")
 
 
 def check_early_stopping(make_early_stopping, notebook_callback, patience: int) -> None:
-    judge_early_stopping(patience, early_stopping_evidence(make_early_stopping, patience, notebook_callback))
+    """Both callbacks on a made-up run whose validation loss is lowest at epoch 4, then rises."""
+    judge_early_stopping(patience, _PUBLIC_LOSSES,
+                         early_stopping_evidence(make_early_stopping, patience, notebook_callback, _PUBLIC_LOSSES))
 
 
 @collector
 def hand_in_early_stopping(inputs, make_early_stopping, notebook_callback) -> dict:
-    return early_stopping_evidence(make_early_stopping, int(inputs["patience"]), notebook_callback)
+    return early_stopping_evidence(make_early_stopping, int(inputs["patience"]), notebook_callback, inputs["losses"])
 
 
 # --- held-out measurements --------------------------------------------------------------------

@@ -217,8 +217,9 @@ try:
     print("network: connected")
 except OSError as error:
     print("network:", error)'''
-DAEMON = '''import subprocess, sys
-subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)"], start_new_session=True)'''
+DAEMON_LOOP = "while True: time.sleep(1)"
+DAEMON = f'''import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time\\n{DAEMON_LOOP}"], start_new_session=True)'''
 MEMORY_BOMB = '''hoard = []
 while True:
     hoard.append(bytearray(256 * 2**20))
