@@ -51,6 +51,17 @@ class FixedMask(InvertedDropout):
         return np.random.default_rng(123).uniform(size=tuple(inputs.shape)) >= self.rate
 
 
+class MaskSharedByTheBatch(InvertedDropout):
+    def mask(self, inputs):
+        return keras.random.uniform(ops.shape(inputs)[-1:], seed=self.seed_generator) >= self.rate
+
+
+class WholeRowsDropped(InvertedDropout):
+    def mask(self, inputs):
+        rows = keras.random.uniform((*ops.shape(inputs)[:-1], 1), seed=self.seed_generator) >= self.rate
+        return ops.broadcast_to(rows, ops.shape(inputs))
+
+
 class AlwaysOn(InvertedDropout):
     def call(self, inputs, training=None):
         return super().call(inputs, training=True)
@@ -74,6 +85,16 @@ def test_survivors_that_are_not_scaled_up_are_named(both_fail):
         checks.check_dropout_in_training(NotRescaled)
     both_fail(lambda: checks.check_dropout_in_training(NotRescaled), checks.hand_in_dropout_in_training, NotRescaled,
               match=r"surviving units were multiplied by 1; expected 1/\(1-rate\)")
+
+
+def test_a_mask_shared_by_every_row_of_the_batch_is_named(both_fail):
+    both_fail(lambda: checks.check_dropout_in_training(MaskSharedByTheBatch), checks.hand_in_dropout_in_training,
+              MaskSharedByTheBatch, match="^every row of the batch dropped the same units: draw the mask over the inputs' whole shape")
+
+
+def test_whole_rows_dropped_at_once_are_named(both_fail):
+    both_fail(lambda: checks.check_dropout_in_training(WholeRowsDropped), checks.hand_in_dropout_in_training,
+              WholeRowsDropped, match=r"^some rows lost 100% of their units and some 0%, with rate=0\.\d+: draw each unit's mask on its own")
 
 
 def test_a_rate_used_as_keep_probability_is_named(both_fail):

@@ -19,6 +19,11 @@ WRONG_SOLUTIONS = {
     "every-split-shuffled": Variant(
         (("    if training:\n        dataset = dataset.shuffle(len(paths))", "    dataset = dataset.shuffle(len(paths))"),),
         frozenset({"test_pipeline"})),
+    "photos-and-labels-shuffled-apart": Variant(
+        (("    dataset = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels)))",
+          "    paths = list(np.random.permutation(list(paths))) if training else list(paths)\n"
+          "    dataset = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels)))"),),
+        frozenset({"test_pipeline"})),
     "augmentation-skipped": Variant(
         (('return keras.Sequential([', 'return layers.Identity()\n    return keras.Sequential(['),),
         frozenset({"test_augmentation"})),

@@ -19,6 +19,9 @@ WRONG_SOLUTIONS = {
     "vocabulary-size-ignored": Variant(
         ((VECTORIZER, VECTORIZER.replace("max_tokens=vocabulary_size, ", "")),),
         frozenset({"test_vectorizer"})),
+    "vectorizer-ignores-standardize": Variant(
+        ((VECTORIZER, VECTORIZER.replace("standardize=standardize,", "")),),
+        frozenset({"test_vectorizer"})),
     "reviews-not-padded-to-one-length": Variant(
         ((VECTORIZER, "layers.TextVectorization(max_tokens=vocabulary_size, standardize=standardize)"),),
         frozenset({"test_vectorizer"})),

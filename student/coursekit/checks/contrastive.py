@@ -4,6 +4,19 @@ Images are float32 (batch, 28, 28, 1) in [0, 1]; projections are (batch, dim) wi
 views coming from the same image. The probe collectors predict the Fashion-MNIST test images,
 whose labels students never get, and the grader's judges measure the predictions; the probes
 train on a labelled subset of the training split fixed here.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_07_contrastive_learning.py or tests/checks/test_contrastive.py.)
+- test_augmentation catches an augmentation that returns the images, contrast clipped to 0-255, and
+  one transformation shared by the whole batch.
+- test_nt_xent_loss catches projections not normalised, the temperature multiplied, the
+  self-similarity left in the softmax, anchors from one view only, a summed loss, and a loss that
+  is not differentiable (NumPy inside).
+- test_training_step catches a step that updates only the head and the same view twice. Its evidence
+  measures the student's own model, so it can be forged by patching the collector: deliberate
+  forgery, not a mistake.
+- test_linear_probe catches a probe with a hidden layer; with test_beats_random_encoder it measures
+  predictions of the Fashion-MNIST test images, so too little pre-training loses both.
 """
 
 import functools

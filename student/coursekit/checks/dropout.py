@@ -3,6 +3,21 @@
 Models take images as float32 in [0, 1] of shape (None, 28, 28) and output class
 probabilities (None, 10). The held-out collectors predict the MNIST test images, whose labels
 students never get, and the grader's judges measure the predictions with them.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_02_mnist_dropout.py or tests/checks/test_dropout.py.)
+- test_scaling catches pixels not divided by 255 (or by 256, or to [-1, 1]) and integer dtypes.
+- test_dropout_in_training catches the rate used as the keep probability, survivors not rescaled or
+  scaled down, one mask reused on every call, and one mask shared by every row of the batch.
+- test_dropout_at_inference catches dropout active at inference or without a training argument,
+  and a config that cannot rebuild the layer.
+- test_mlp catches Keras' own Dropout, logits without softmax, the optimizer, the hidden units or the
+  dropout rate ignored, and a single hidden layer. Dropout on the inputs as well passes: a design
+  choice, not a mistake.
+- test_early_stopping runs both callbacks on a made-up run whose validation loss is lowest at an
+  epoch drawn for each grading run: it catches a training metric, mode='max' on a loss (or 'min' on
+  an accuracy), the patience ignored, and the last weights kept.
+- test_dropout_narrows_the_gap and test_test_accuracy measure predictions of the MNIST test images.
 """
 
 import copy
@@ -78,6 +93,14 @@ def judge_dropout_in_training(cases, evidence) -> None:
         outputs = evidence[f"outputs_{i}"]
         assert outputs.shape == inputs.shape, (
             f"in training the layer turned inputs of shape {inputs.shape} into {outputs.shape}")
+        rows = (outputs == 0).reshape(-1, outputs.shape[-1])
+        assert not (rows == rows[0]).all(), (
+            "every row of the batch dropped the same units: draw the mask over the inputs' whole shape "
+            "(keras.random.uniform(ops.shape(inputs), ...)), not one mask per unit shared by the batch")
+        shares = rows.mean(axis=1)
+        assert np.abs(shares - shares.mean()).max() < 0.25, (
+            f"some rows lost {shares.max():.0%} of their units and some {shares.min():.0%}, with rate={rate:.3g}: draw "
+            "each unit's mask on its own, not one per row")
         dropped = float(np.mean(outputs == 0))
         assert abs(dropped - rate) < 0.01, (
             f"with rate={rate:.3g} the layer zeroed {dropped:.1%} of the units in training; expected {rate:.1%}. "

@@ -4,6 +4,18 @@ The student's ``vectorizer`` (a TextVectorization layer) maps review texts to in
 (None, sequence_length); the ``model`` maps those to the probability that a review is positive
 (None, 1). The test-accuracy collector vectorizes and classifies the 25,000 IMDB test reviews,
 whose labels students never get, and the grader's judge measures the predictions.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_04_imdb_embeddings.py or tests/checks/test_embeddings.py.)
+- test_standardize catches line breaks, punctuation or capitals kept, on texts drawn for each run.
+- test_vectorizer compares with the vocabulary the student's own standardize implies: it catches a
+  vectorizer that ignores standardize, the vocabulary size ignored, sequences not padded to one
+  length, and a vocabulary learned from more than the training reviews.
+- test_model catches max pooling, a missing sigmoid, more than one Embedding and wrong sizes.
+- test_cosine_similarity catches a dot product without the norms; test_nearest_neighbours catches
+  the word among its own neighbours, the least similar first, and k ignored.
+- test_test_accuracy and test_embeddings_carry_sentiment measure the trained model: too little
+  training and a frozen embedding lose them.
 """
 
 import string

@@ -5,6 +5,19 @@ them; encrypted weights are the same lists of arrays of ``phe.EncryptedNumber`` 
 The models map hashed bag-of-words features (None, num_features) to a spam probability (None, 1);
 the accuracy collectors featurize and classify the held-out emails, whose labels students never
 get, and the grader's judges measure the predictions.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_06_federated_spam.py or tests/checks/test_federated.py.)
+- test_federated_average catches a plain mean of the clients, a weighted sum never divided and
+  weights changed in place.
+- test_words_in_update catches only the words whose weight grew, Python's salted hash and small
+  changes ignored.
+- test_encrypted_aggregation and test_server_decrypts_only_the_aggregate catch plain floats instead
+  of ciphertexts, sample counts ignored and a server that decrypts each client. The decryption
+  count comes from the kernel (the key is the notebook's), so a notebook that patches the key's
+  counter could fake it: that takes deliberate forgery, not a mistake.
+- test_federated_accuracy and test_close_to_centralised measure predictions of the held-out emails:
+  a single round, and a centralised model trained on one mailbox, lose them.
 """
 
 import functools

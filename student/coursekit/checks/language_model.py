@@ -6,6 +6,21 @@ out-of-vocabulary id); the model maps id sequences (None, None) to next-characte
 held-out text, Shakespeare's last 10%, is its own answer, so students never get it: the held-out
 collector exports the model's weights, and the grader rebuilds the model from them and scores the
 held-out text itself.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_05_shakespeare_lstm.py or tests/checks/test_language_model.py.)
+- test_char_lookups catches a vocabulary in set order, an id_to_char that does not invert char_to_id
+  and unknown characters not mapped to id 0.
+- test_make_dataset catches chunks one id short, targets not shifted, a partial last batch kept and
+  characters shuffled before windowing (windows that never occur in the text).
+- test_model catches a softmax output under a logits loss, a recurrent-layer argument ignored and
+  wrong sizes.
+- test_perplexity catches a base-2 perplexity and bits computed in nats.
+- test_sample draws 20,000 samples per temperature (chi-square at p = 1e-6): a temperature ignored
+  or multiplied, and always the most likely character, fail it; a correct sampler fails about once
+  in a million gradings.
+- test_generate_text catches a state not carried between steps and the unknown id not masked.
+- test_held_out_loss rebuilds the model from its weights and scores Shakespeare's last 10%.
 """
 
 import math

@@ -4,6 +4,25 @@ Models take the matrix returned by the student's ``feature_matrix(frame)`` and p
 price in dollars, shape (None, 1). The held-out collectors predict the kit's held-out houses
 (``data.load_ames("test")``, whose prices students never get) and the grader's judges measure the
 predictions with their sale prices.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_01_regression_baselines.py or tests/checks/test_regression.py.)
+- test_split catches validation as the last rows, global randomness or an ignored seed, rows in both
+  parts or in neither, a reset index, changed rows, a wrong fraction and a changed input frame. Any
+  shuffled split passes, stratified ones included: they are correct.
+- test_metrics catches MSE for RMSE, means over one axis (the 2-D case), integer overflow (integer
+  prices) and a median baseline, on inputs drawn for each run.
+- test_baseline catches a baseline fitted on the validation split or on every house.
+- test_features_and_normalizer catches a normalizer adapted on other rows and features left with
+  missing values. A feature matrix that includes the sale price is caught here when it leaves the
+  held-out houses' missing prices, else by the held-out cells (its predictions fail there).
+- test_linear_model catches hidden layers, an output activation and a missing Normalization layer
+  (an affine test on inputs spread like the features). It cannot tell whether the model learned:
+  the held-out cells measure that.
+- test_mlp_model catches an MLP without hidden layers or without a nonlinear activation.
+- test_held_out_ranking and test_mlp_threshold measure the predictions on the held-out houses, so
+  every mistake that makes a model worse (an unscaled target, too few epochs) costs them; they cannot
+  say which mistake it was, so their messages list what to look at.
 """
 
 import numpy as np

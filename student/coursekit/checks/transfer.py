@@ -4,6 +4,23 @@ Every model takes images the way the student's ``make_dataset`` delivers them: f
 (None, size, size, 3), MobileNetV2-preprocessed to [-1, 1], and outputs logits (None, classes).
 The held-out collectors predict the 200 held-out photos (``data.load_flower_photos("test")``,
 whose classes students never get), and the grader's judges measure the predictions.
+
+Which plausible wrong solution would a graded cell still pass? (Each catch is a wrong solution in
+tests/notebooks/test_03_transfer_learning.py or tests/checks/test_transfer.py.)
+- test_pipeline catches pixels scaled to [0, 1], every split shuffled, photos shuffled apart from
+  their labels, augmentation or cropping in the pipeline, channels or sizes wrong and wrong batching.
+  Not caught: shuffling before cache(), which fixes one order for every epoch; a pass of a correct
+  pipeline over the check's few photos repeats the previous order too often to fail anyone on it.
+- test_augmentation catches an augmentation that does nothing, acts at inference, or leaves [-1, 1]
+  (brightness or contrast on the 0-255 scale).
+- test_compile_model catches a loss on probabilities and an ignored learning rate.
+- test_scratch_cnn and test_feature_extraction_model catch a softmax output, no convolution, a
+  pretrained base in the "from scratch" CNN, an unfrozen base and BatchNormalization layers left in
+  training mode.
+- test_fine_tuning_setup catches the whole base unfrozen, trainable BatchNormalization layers, a
+  base left frozen and a model not compiled after unfreezing (its top layers do not change).
+- test_fine_tuning_learning_rate catches fine-tuning at phase 1's learning rate.
+- The three held-out cells measure predictions of the held-out photos.
 """
 
 import functools
