@@ -8,7 +8,7 @@ from nbgrader.preprocessors import (
 )
 
 from autograder.nbgrader_plugins import (
-    TENSORFLOW_STDERR_NOISE, RedactHiddenTests, SandboxedExecute, StderrCostsNothing, TrustedRecheck,
+    TENSORFLOW_STDERR_NOISE, LatePenaltyPerDay, RedactHiddenTests, SandboxedExecute, StderrCostsNothing, TrustedRecheck,
 )
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
@@ -48,3 +48,13 @@ c.Dispatch.gpu_assignments = []
 # Every graded cell's hidden test hands the evidence of the student's code on hidden inputs, drawn
 # anew for each run, to its judge (registered beside the assignment's checks in
 # autograder/judges/), which TrustedRecheck runs in the grader's process.
+
+# Due dates ({assignment: "2026-12-01 23:59:00 Europe/Berlin"}): a notebook collected later (nbgrader's
+# timestamp.txt) loses percent_per_day of its score per started day, before any export to the LMS.
+c.Grading.due_dates = {}
+c.AssignLatePenalties.plugin_class = LatePenaltyPerDay
+c.LatePenaltyPerDay.percent_per_day = 10
+# Graded submissions per student and assignment (0: any number), and the least time between two:
+# a student who may resubmit without limit can read the held-out metrics as an oracle.
+c.Grading.max_submissions = 0
+c.Grading.min_interval_minutes = 0

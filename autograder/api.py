@@ -2,13 +2,19 @@
 
 from pathlib import Path
 
-from . import data, demo as samples, pipeline, release as releases, report_page
+import nbformat
+
+from . import data, demo as samples, pipeline, release as releases, report_page, roster, similarity as copying
 from .course import Course
 from .dispatch import Workers
+from .errors import CourseError
+from .lms import Export, ExportResult, export
+from .policy import Grading
 from .results import BuildResult, GradingRun, ReleaseResult, ValidationResult
 from .sandbox import Protection, protections
 
-__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo", "doctor"]
+__all__ = ["fetch_data", "verify_data", "build", "validate", "release", "grade", "report", "demo", "doctor",
+           "import_roster", "export_grades", "similarity"]
 
 
 def fetch_data(mirror: str | None = None) -> list[data.FetchResult]:
@@ -68,7 +74,51 @@ def report(assignment: str, output=None, course_root=None) -> tuple[Path, Path]:
     ``assignment`` (default: grading/<assignment>/ in the course folder)."""
     course = Course.find(course_root)
     [assignment] = course.assignments([assignment])
-    return report_page.write_report(Path(output) if output else course.root / "grading" / assignment, assignment)
+    output = Path(output) if output else course.root / "grading" / assignment
+    return report_page.write_report(output, assignment, _similar_pairs(course, assignment, output),
+                                    Grading(config=course.nbgrader_config()))
+
+
+def import_roster(file, lms: str | None = None, id_column: str | None = None, course_root=None) -> list[roster.Student]:
+    """Read the LMS's roster export ``file`` (``lms``: canvas, moodle, gradescope or csv; default:
+    told by its columns) into the course's roster.csv; ``id_column`` holds the nbgrader ids."""
+    return roster.import_roster(Path(file), Course.find(course_root).root, lms, id_column)
+
+
+def export_grades(lms: str, assignments=None, output=None, grading=None, db_url: str | None = None,
+                  course_root=None) -> ExportResult:
+    """The grades of ``assignments`` (default: all), late penalties applied, for the roster's
+    students in ``lms``'s import format (canvas, moodle, gradescope or csv), written to ``output``
+    (default: grading/<lms>-grades.csv). Gradebooks: ``db_url`` for all, else each assignment's in
+    ``grading``/<assignment>/ (default: the course's grading/ folder)."""
+    course = Course.find(course_root)
+    assignments = course.assignments(assignments)
+    grading = Path(grading) if grading else course.root / "grading"
+    gradebooks = {assignment: db_url or f"sqlite:///{grading / assignment / 'gradebook.db'}" for assignment in assignments}
+    output = Path(output) if output else grading / f"{lms}-grades.csv"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return export(lms, assignments, gradebooks, roster.load_roster(course.root), output,
+                  Export(config=course.nbgrader_config()))
+
+
+def similarity(assignment: str, output=None, course_root=None) -> list[copying.SimilarPair]:
+    """Every pair of the submissions graded into ``output`` (default: grading/<assignment>/), most
+    similar first, also written to similarity.csv there."""
+    course = Course.find(course_root)
+    [assignment] = course.assignments([assignment])
+    output = Path(output) if output else course.root / "grading" / assignment
+    pairs = _similar_pairs(course, assignment, output)
+    copying.write_similarity_csv(pairs, output / "similarity.csv")
+    return pairs
+
+
+def _similar_pairs(course: Course, assignment: str, output: Path) -> list[copying.SimilarPair]:
+    submitted = output / "submitted"
+    if not submitted.is_dir():
+        raise CourseError(f"{output} holds no graded submissions of {assignment}: grade them first")
+    given = {name: nbformat.read(course.release_dir / assignment / name, as_version=4)
+             for name in course.notebook_names(assignment)}
+    return copying.similar_pairs(submitted, assignment, given)
 
 
 def demo(assignments=None, output=None, allow_missing_limits: bool = False, course_root=None) -> list[GradingRun]:

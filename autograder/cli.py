@@ -56,6 +56,26 @@ def main(argv=None) -> int:
     demo.add_argument("--output", help="folder for the demo's files (default: demo/)")
     _allow_missing_limits(demo)
 
+    roster = commands.add_parser("roster", help="the course roster: nbgrader ids and LMS identities")
+    roster_commands = _Subcommands(roster.add_subparsers(dest="roster_command", required=True))
+    roster_import = roster_commands.add_parser("import", help="read the LMS's roster export into roster.csv")
+    roster_import.add_argument("file", help="the LMS's CSV (Canvas gradebook export, Moodle or Gradescope roster)")
+    roster_import.add_argument("--format", dest="lms", choices=["canvas", "moodle", "gradescope", "csv"],
+                               help="which LMS made it (default: told by its columns)")
+    roster_import.add_argument("--id-column", dest="id_column", help="the column holding the nbgrader student ids")
+
+    export = commands.add_parser("export", help="grades, late penalties applied, in an LMS's import format")
+    export.add_argument("assignments", nargs="*", help="names or numbers (default: all)")
+    export.add_argument("--format", dest="lms", required=True, choices=["canvas", "moodle", "gradescope", "csv"])
+    export.add_argument("--output", help="the file to write (default: grading/<format>-grades.csv)")
+    export.add_argument("--grading", help="folder of the grading runs, one per assignment (default: grading/)")
+    export.add_argument("--db-url", dest="db_url", help="one gradebook holding every assignment (instead of --grading)")
+
+    similarity = commands.add_parser("similarity", help="the most similar pairs of submissions, with shared passages")
+    similarity.add_argument("assignment")
+    similarity.add_argument("--output", help="the grading folder (default: grading/<assignment>/)")
+    similarity.add_argument("--top", type=int, default=10, help="pairs to print (all go to similarity.csv)")
+
     doctor = commands.add_parser("doctor", help="which grading limits this machine (and a cluster's workers) enforce")
     doctor.add_argument("--cluster", help="also ask each worker of this Dask scheduler, e.g. tcp://10.0.0.5:8786")
 
@@ -139,6 +159,32 @@ def _demo(**arguments) -> int:
     return 0
 
 
+def _roster(roster_command, **arguments) -> int:
+    students = api.import_roster(**arguments)
+    print(f"{len(students)} students in roster.csv")
+    return 0
+
+
+def _export(**arguments) -> int:
+    result = api.export_grades(**arguments)
+    print(f"written: {result.path} ({result.students} students)")
+    for student in result.skipped:
+        print(f"left out: {student}: the roster gives the LMS nothing to match them by", file=sys.stderr)
+    for student in result.unknown:
+        print(f"not in the roster: {student} (graded, but left out: import the LMS's roster again?)", file=sys.stderr)
+    return 1 if result.unknown or result.skipped else 0
+
+
+def _similarity(top: int = 10, **arguments) -> int:
+    pairs = api.similarity(**arguments)
+    for pair in pairs[:top]:
+        print(f"{pair.similarity:6.1%}  {pair.first} / {pair.second}  ({len(pair.shared)} shared passages)")
+        for first, _ in pair.shared[:2]:
+            print("        " + first.replace("\n", "\n        "))
+    print(f"all {len(pairs)} pairs: similarity.csv")
+    return 0
+
+
 def _doctor(**arguments) -> int:
     places = api.doctor(**arguments)
     print(reports.protections_table(places))
@@ -146,7 +192,7 @@ def _doctor(**arguments) -> int:
 
 
 COMMANDS = {"data": _data, "build": _build, "validate": _validate, "release": _release, "grade": _grade, "report": _report,
-            "demo": _demo, "doctor": _doctor}
+            "demo": _demo, "doctor": _doctor, "roster": _roster, "export": _export, "similarity": _similarity}
 
 if __name__ == "__main__":
     sys.exit(main())

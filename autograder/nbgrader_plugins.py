@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
@@ -32,6 +34,17 @@ TENSORFLOW_STDERR_NOISE = "(?m)" + "|".join([
     r"oneDNN custom operations are on",
     r"Unable to register cu(DNN|FFT|BLAS) factory",
 ])
+
+
+class LatePenaltyPerDay(LateSubmissionPlugin):
+    """A late notebook (past ``c.Grading.due_dates``) loses ``percent_per_day`` of its score for
+    every day or part of a day it is late, down to nothing."""
+
+    percent_per_day = Float(10.0, help="Share of the score lost per started day late, in percent").tag(config=True)
+
+    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float:
+        days = math.ceil(total_seconds_late / 86400)
+        return min(score, score * self.percent_per_day / 100 * days)
 
 
 class RedactHiddenTests(NbGraderPreprocessor):

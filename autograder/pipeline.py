@@ -14,7 +14,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback, GenerateSolution
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.utils import capture_log, temp_attrs
+from nbgrader.utils import capture_log, parse_utc, temp_attrs
 
 from distributed import as_completed
 
@@ -25,6 +25,7 @@ from .errors import BuildError, CourseError, SubmissionError
 from .execution import grading_environment
 from .ledger import Ledger, fingerprint
 from .nbgrader_plugins import SandboxedExecute, record_path, store_execution
+from .policy import Grading, SubmissionLog, submission_time
 from .progress import Progress
 from .results import BuildResult, CellScore, GradingRun, SubmissionResult, ValidationResult
 from .sandbox import Limits
@@ -128,6 +129,9 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     _limit(config, limits, output / "runs", allow_missing_limits)
     batch = _Batch(course, assignment, config)
     _nbgrader(GenerateAssignment, course, assignment, config, create_assignment=True)
+    policy = Grading(config=config)
+    _set_due_date(db_url, assignment, policy)
+    submissions_log = SubmissionLog(db_url, policy)
 
     ledger = Ledger(output / "ledger.jsonl")
     results, pending = {}, []
@@ -152,7 +156,12 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
             results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
 
         for student_dir, submission_fingerprint in pending:
-            prepared = batch.prepare(student_dir)
+            prepared = batch.preflight(student_dir)
+            if prepared is None:
+                verdict = submissions_log.admit(assignment, student_dir.name, submission_fingerprint,
+                                                submission_time(student_dir / assignment))
+                prepared = batch.prepare(student_dir, verdict.attempt) if verdict.graded else \
+                    _refused(student_dir.name, verdict, ledger, batch.cells)
             if isinstance(prepared, SubmissionResult):
                 results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
                 continue
@@ -168,6 +177,22 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     ordered = [results[name] for name in sorted(results)]
     grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
     return GradingRun(assignment, output, ordered, grades_csv)
+
+
+def _set_due_date(db_url: str, assignment: str, policy: Grading) -> None:
+    """The assignment's due date (c.Grading.due_dates) in the gradebook, where nbgrader's late
+    penalties (AssignLatePenalties) count from."""
+    due = policy.due_dates.get(assignment)
+    if due:
+        with Gradebook(db_url) as gradebook:
+            gradebook.update_or_create_assignment(assignment, duedate=parse_utc(due))
+
+
+def _refused(student: str, verdict, ledger: Ledger, cells: list[tuple[str, float]]) -> SubmissionResult:
+    """A submission over the limits: the grade of the student's last graded submission stands."""
+    recorded = ledger.finished.get(student)
+    previous = recorded[1].cells if recorded else [CellScore(grade_id, 0.0, points) for grade_id, points in cells]
+    return SubmissionResult(student, "refused", verdict.reason, previous, attempt=verdict.attempt)
 
 
 def _finished(result: SubmissionResult, submission_fingerprint: str, ledger: Ledger, shown: Progress) -> SubmissionResult:
@@ -206,21 +231,30 @@ class _Batch:
     def needs_gpu(self) -> bool:
         return self.assignment in Dispatch(config=self.config).gpu_assignments
 
+    attempts: dict[str, int] = dataclasses.field(default_factory=dict)
+    """student -> which of their graded submissions is being graded now."""
+
     @functools.cached_property
     def cells(self) -> list[tuple[str, float]]:
         return self.course.grade_cells(self.assignment)
 
-    def prepare(self, student_dir: Path):
-        """Preflight, then nbgrader's autograde up to execution: {notebook: its run folder's files}
-        for a worker, or the student's result if the submission is rejected or nbgrader fails."""
-        student = student_dir.name
+    def preflight(self, student_dir: Path) -> SubmissionResult | None:
+        """The trusted checks of the student's files (copied into nbgrader's submitted/ folder), or
+        the student's result if they are rejected."""
+        submitted = self.root / "submitted" / student_dir.name / self.assignment
+        shutil.rmtree(submitted, ignore_errors=True)
         try:
-            submitted = self.root / "submitted" / student / self.assignment
-            shutil.rmtree(submitted, ignore_errors=True)
             preflight.prepare(self.course.notebook_names(self.assignment), self.assignment,
                               student_dir / self.assignment, submitted)
         except SubmissionError as error:
-            return _ungraded(student, "rejected", str(error), self.cells)
+            return _ungraded(student_dir.name, "rejected", str(error), self.cells)
+        return None
+
+    def prepare(self, student_dir: Path, attempt: int):
+        """nbgrader's autograde of the preflighted submission up to execution: {notebook: its run
+        folder's files} for a worker, or the student's result if nbgrader fails."""
+        student = student_dir.name
+        self.attempts[student] = attempt
         for path in self._records(student):  # a record left by an earlier, interrupted run must not be read as this one's
             path.unlink(missing_ok=True)
         config = copy.deepcopy(self.config)
@@ -229,7 +263,7 @@ class _Batch:
         try:
             _nbgrader(Autograde, self.course, self.assignment, config, student=student, create_student=True)
         except BuildError as error:
-            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells, attempt=attempt)
         return {name: {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
                 for name, folder in self._run_folders(student).items()}
 
@@ -254,7 +288,7 @@ class _Batch:
                 wall_seconds=sum(r["wall_seconds"] for r in records),
                 peak_memory_mb=max(r["peak_memory_mb"] for r in records),
                 device=", ".join(sorted({r["device"] for r in records})),
-                worker=", ".join(sorted({r["worker"] for r in records})))
+                worker=", ".join(sorted({r["worker"] for r in records})), attempt=self.attempts.get(student, 0))
             _nbgrader(GenerateFeedback, self.course, self.assignment, self.config, student=student)
         except BuildError as error:
             return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)

@@ -1,6 +1,7 @@
 """Trusted checks of a submission before anything in it runs.
 
-Only the assignment's notebooks are taken (a student's `numpy.py` never reaches the kernel);
+Only the assignment's notebooks (and nbgrader's timestamp.txt) are taken (a student's `numpy.py`
+never reaches the kernel);
 each must be a readable nbformat 4 notebook whose nbgrader metadata this grader understands.
 Outputs are stripped and copies of locked cells dropped. Restoring locked and deleted graded
 cells, resetting their points and types, and deduplicating copied answer cells is nbgrader's own
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.nbgraderformat import SCHEMA_VERSION
+from nbgrader.utils import parse_utc
 
 from .errors import SubmissionError
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+TIMESTAMP = "timestamp.txt"
 
 
 def prepare(notebook_names: list[str], assignment: str, submitted: Path, destination: Path) -> None:
@@ -35,6 +38,21 @@ def prepare(notebook_names: list[str], assignment: str, submitted: Path, destina
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         nbformat.write(notebook, destination / name)
+    _copy_timestamp(submitted, destination)
+
+
+def _copy_timestamp(submitted: Path, destination: Path) -> None:
+    """nbgrader's timestamp.txt (when `nbgrader collect` received the submission: late penalties
+    count from it), if it is there and readable."""
+    stamp = submitted / TIMESTAMP
+    if not stamp.is_file() or stamp.is_symlink():
+        return
+    text = stamp.read_text(errors="replace").strip()[:100]
+    try:
+        parse_utc(text)
+    except (ValueError, OverflowError):
+        raise SubmissionError(f"{TIMESTAMP} holds {text!r}, not a time such as 2026-12-01 23:59:00 UTC") from None
+    (destination / TIMESTAMP).write_text(text)
 
 
 def _drop_copied_locked_cells(notebook) -> None:

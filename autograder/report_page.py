@@ -20,10 +20,14 @@ import numpy as np
 
 from .errors import CourseError
 from .ledger import Ledger
+from .policy import Grading
 from .results import SubmissionResult
+from .similarity import SimilarPair
 
-SCORED = ("graded", "timed out")
-"""Statuses whose points count in the statistics (rejected and failed submissions are listed apart)."""
+SCORED = ("graded", "timed out", "refused")
+"""Statuses whose points count in the statistics (a refused submission keeps its student's last graded
+points; rejected and failed submissions are listed apart)."""
+SIMILAR_PAIRS_SHOWN = 10
 EXTREME_GROUP = 0.27
 
 
@@ -62,8 +66,9 @@ def item_statistics(results: list[SubmissionResult]) -> list[ItemStatistics]:
     return statistics
 
 
-def write_report(output: Path, assignment: str) -> tuple[Path, Path]:
-    """report.html and report.csv in the grading ``output`` folder of ``assignment``."""
+def write_report(output: Path, assignment: str, pairs: list[SimilarPair] = (), policy: Grading | None = None) -> tuple[Path, Path]:
+    """report.html and report.csv in the grading ``output`` folder of ``assignment``, with the most
+    similar ``pairs`` of submissions and the submission limits of ``policy``."""
     ledger_path = Path(output) / "ledger.jsonl"
     if not ledger_path.exists():
         raise CourseError(f"{output} holds no grading run of {assignment} (no ledger.jsonl): grade it first")
@@ -76,7 +81,7 @@ def write_report(output: Path, assignment: str) -> tuple[Path, Path]:
         for row in statistics:
             writer.writerow([row.grade_id, f"{row.max_points:g}", f"{row.mean_points:.3f}", f"{row.pass_rate:.3f}",
                              _number(row.item_total_correlation), _number(row.upper_lower_index)])
-    html_path.write_text(_page(assignment, results, statistics), encoding="utf-8")
+    html_path.write_text(_page(assignment, results, statistics, list(pairs), policy or Grading()), encoding="utf-8")
     return html_path, csv_path
 
 
@@ -100,7 +105,8 @@ td.weak { color: #b42318; } .plots { display: flex; flex-wrap: wrap; gap: 1rem; 
 """
 
 
-def _page(assignment: str, results: list[SubmissionResult], statistics: list[ItemStatistics]) -> str:
+def _page(assignment: str, results: list[SubmissionResult], statistics: list[ItemStatistics], pairs: list[SimilarPair],
+          policy: Grading) -> str:
     scored = [result for result in results if result.status in SCORED]
     totals = [result.score for result in scored]
     maximum = results[0].max_score if results else 0
@@ -132,6 +138,8 @@ def _page(assignment: str, results: list[SubmissionResult], statistics: list[Ite
         _table(["device", "worker", "submissions"],
                [[device or "-", worker or "-", str(count)] for (device, worker), count in
                 sorted(Counter((r.device, r.worker) for r in results if r.status in SCORED).items())], numeric_from=2),
+        *_similarity_section(pairs),
+        *_limits_section(results, policy),
         f"<h2>Flagged submissions ({len(flagged)})</h2>",
         _table(["student", "status", "score", "why"],
                [[r.student, r.status, f"{r.score:g}", "; ".join(r.flags) or r.reason or "-"] for r in flagged])
@@ -139,6 +147,32 @@ def _page(assignment: str, results: list[SubmissionResult], statistics: list[Ite
     ]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(assignment)}: grading '
             f"report</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>\n")
+
+
+def _similarity_section(pairs: list[SimilarPair]) -> list[str]:
+    shown = pairs[:SIMILAR_PAIRS_SHOWN]
+    return ["<h2>Most similar submissions</h2>",
+            '<p class="note">Share of the smaller answer\'s fingerprint (winnowed runs of tokens, names and literals '
+            "normalised, the handed-out code left out) that the other answer has too. Similar answers are a reason to "
+            "look, not proof: read the shared passages.</p>",
+            _table(["students", "similarity", "longest shared passage"],
+                   [[f"{pair.first} / {pair.second}", f"{pair.similarity:.0%}",
+                     max((first for first, _ in pair.shared), key=len, default="-")] for pair in shown])
+            if shown else "<p>No pairs to compare.</p>"]
+
+
+def _limits_section(results: list[SubmissionResult], policy: Grading) -> list[str]:
+    limits = [f"at most {policy.max_submissions} graded submissions per student" if policy.max_submissions else
+              "no limit on graded submissions",
+              f"at least {policy.min_interval_minutes:g} minutes apart" if policy.min_interval_minutes else "no least interval"]
+    refused = [result for result in results if result.status == "refused"]
+    counts = Counter(result.attempt for result in results if result.attempt)
+    return ["<h2>Submission limits</h2>",
+            f"<p>{html.escape('; '.join(limits))} (c.Grading in nbgrader_config.py). {len(refused)} student"
+            f"{'s' if len(refused) != 1 else ''} whose last submission was refused keep the grade of their last graded one.</p>",
+            _table(["graded submissions", "students"], [[str(attempt), str(count)] for attempt, count in sorted(counts.items())],
+                   numeric_from=0),
+            _table(["student", "refused because"], [[result.student, result.reason] for result in refused]) if refused else ""]
 
 
 def _discrimination(value: float | None):

@@ -8,17 +8,19 @@ from .sandbox import Protection
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> Path:
-    """One row per student: status, total, points per graded cell, reason, time, memory, device, worker."""
+    """One row per student: status, total, points per graded cell, reason, time, memory, device, worker,
+    and which of the student's graded submissions it is."""
     cell_ids = [cell.grade_id for cell in results[0].cells] if results else []
     with open(path, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["student", "status", "score", "max_score", *cell_ids, "reason",
-                         "wall_seconds", "peak_memory_mb", "device", "worker"])
+                         "wall_seconds", "peak_memory_mb", "device", "worker", "submission"])
         for result in results:
             points = {cell.grade_id: cell.points for cell in result.cells}
             writer.writerow([result.student, result.status, f"{result.score:g}", f"{result.max_score:g}",
                              *(f"{points.get(cell_id, 0):g}" for cell_id in cell_ids), result.reason,
-                             f"{result.wall_seconds:.1f}", f"{result.peak_memory_mb:.0f}", result.device, result.worker])
+                             f"{result.wall_seconds:.1f}", f"{result.peak_memory_mb:.0f}", result.device, result.worker,
+                             result.attempt or ""])
     return path
 
 

@@ -18,7 +18,7 @@ class SubmissionResult:
     status: str
     """'graded'; 'timed out' (graded, but the whole-notebook limit stopped it: cells that did not
     run earn nothing); 'rejected' (preflight refused the files); 'failed' (nbgrader could not
-    grade it)."""
+    grade it); 'refused' (over the submission limits: the points are the last graded submission's)."""
     reason: str = ""
     """Why it was not graded, or its flags joined; empty for a clean run."""
     cells: list[CellScore] = field(default_factory=list)
@@ -36,6 +36,9 @@ class SubmissionResult:
     """The machine the notebook ran on (and the GPU it could use)."""
     feedback: Path | None = None
     """Folder of HTML feedback, one page per notebook (hidden-test source redacted), when graded."""
+    attempt: int = 0
+    """Which of the student's graded submissions of the assignment this is (1 for the first; 0
+    where the grader kept no count, as for a rejected one)."""
 
     @property
     def score(self) -> float:

@@ -82,10 +82,15 @@ def tiny_source_notebook():
 @pytest.fixture
 def tiny_course(tmp_path):
     """A course folder with the real nbgrader_config.py and the tiny assignment, built."""
+    return tiny_course_at(tmp_path)
+
+
+def tiny_course_at(folder: Path):
+    """The tiny course, built in ``folder``/course."""
     from autograder.course import Course
     from autograder.pipeline import build
 
-    root = tmp_path / "course"
+    root = folder / "course"
     (root / "source" / TINY).mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     nbformat.write(tiny_source_notebook(), root / "source" / TINY / f"{TINY}.ipynb")

@@ -10,7 +10,8 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert exited.value.code == 0
     output = capsys.readouterr().out
-    for command in ("data", "build", "validate", "release", "grade", "report", "demo"):
+    for command in ("data", "build", "validate", "release", "grade", "report", "demo", "doctor", "roster", "export",
+                    "similarity"):
         assert f"    {command}" in output
 
 
@@ -57,3 +58,12 @@ def test_options_left_out_are_not_passed_on_so_the_api_defaults_apply(monkeypatc
     assert received == {"assignment": "01", "submissions": "submitted"}
     main(["grade", "01", "--submissions", "submitted", "--workers", "4", "--timeout", "60"])
     assert received == {"assignment": "01", "submissions": "submitted", "workers": 4, "timeout_s": 60.0}
+
+
+def test_an_export_before_any_roster_says_how_to_import_one(tmp_path, capsys, monkeypatch):
+    (tmp_path / "nbgrader_config.py").write_text("")
+    (tmp_path / "source" / "01_x").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--format", "canvas"]) == 1
+    assert capsys.readouterr().err == (f"error: no roster in {tmp_path}: import the LMS's roster first "
+                                       "(autograder roster import FILE)\n")
