@@ -6,6 +6,8 @@ passes its visible check but earns nothing for the hidden test: the grader draws
 every run and its judge computes their answers itself. The same exercises answered honestly earn
 their points in the same run, so the test can tell the two apart."""
 
+import re
+
 import nbformat
 import pytest
 
@@ -189,6 +191,9 @@ def test_answers_from_the_students_package_earn_nothing_for_the_hidden_tests(ass
     assert visible == {}, "each attack passes its visible check, which is the point: only hidden inputs catch it"
     printed = _printed(run, "attacker", assignment)
     assert "grader importable: False" in printed and "grader files: []" in printed, "the sandbox shows no grader code"
+    feedback = (run.output_dir / "feedback" / "attacker" / assignment / f"{assignment}.html").read_text()
+    assert feedback.count("HiddenTestFailed: ") >= len(attacked), "each lost cell's feedback starts with the judge's diagnosis"
+    assert not re.search(r"AssertionError:\s*<", feedback), "no lost cell shows a bare AssertionError"
 
 
 def _printed(run, student: str, assignment: str) -> str:
