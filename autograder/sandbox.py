@@ -89,41 +89,46 @@ class _Machine:
     isolation_problem: str
     cgroups: cgroups.Cgroups | None
     cgroups_problem: str
-    bubblewrap: str
-    """bubblewrap's version."""
 
 
 @functools.cache
 def _machine() -> _Machine:
     groups, groups_problem = cgroups.find()
-    isolation, problem, version = _probe_bubblewrap()
-    return _Machine(isolation, problem, groups, groups_problem, version)
+    return _Machine(*_probe_bubblewrap(), groups, groups_problem)
 
 
-def _probe_bubblewrap() -> tuple[str, str, str]:
-    """(ROOT or USER_NAMESPACE, "", version) where bubblewrap isolates here, else ("", why, "")."""
+def _probe_bubblewrap() -> tuple[str, str]:
+    """(ROOT or USER_NAMESPACE, "") where bubblewrap isolates here, else ("", why)."""
     if not shutil.which("bwrap"):
-        return "", ("bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install "
-                    "bubblewrap)"), ""
-    version = subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.split()[-1:]
+        return "", "bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
     mode = ROOT if os.geteuid() == 0 else USER_NAMESPACE
     if mode == ROOT and not shutil.which("setpriv"):
-        return "", "setpriv is missing (it drops the notebook to uid 65534): sudo apt-get install util-linux", ""
+        return "", "setpriv is missing (it drops the notebook to uid 65534): sudo apt-get install util-linux"
     probe = subprocess.run(["bwrap", *_namespaces(mode), "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         problem = f"bubblewrap cannot create its namespaces here ({probe.stderr.strip()})"
         if mode == USER_NAMESPACE:
             problem += (": allow unprivileged user namespaces (Debian: sudo sysctl -w kernel.unprivileged_userns_clone=1; "
                         "Ubuntu 24.04+: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0), or grade as root")
-        return "", problem, ""
-    return mode, "", version[0] if version else "?"
+        return "", problem
+    return mode, ""
+
+
+@functools.cache
+def _bubblewrap_help() -> str:
+    return subprocess.run(["bwrap", "--help"], capture_output=True, text=True).stdout
 
 
 def _namespaces(mode: str) -> list[str]:
-    user = ["--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID), "--disable-userns"] \
-        if mode == USER_NAMESPACE else []
+    user = ["--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID)] if mode == USER_NAMESPACE else []
+    if user and "--disable-userns" in _bubblewrap_help():  # bubblewrap 0.8+: no nested user namespaces
+        user.append("--disable-userns")
     return [*user, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session"]
+
+
+def _bubblewrap_version() -> str:
+    return subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip().removeprefix("bubblewrap ")
 
 
 def protections() -> list[Protection]:
@@ -131,10 +136,10 @@ def protections() -> list[Protection]:
     machine = _machine()
     groups = machine.cgroups
     isolated = machine.isolation
+    bubblewrap = f"bubblewrap {_bubblewrap_version()}" if isolated else ""
     isolation = Protection("isolation (no network, own processes, a file view without the grader, the course or "
-                           "other students)", f"bubblewrap {machine.bubblewrap}" + (" in a user namespace" if isolated ==
-                                                                                    USER_NAMESPACE else "") if isolated
-                           else "", machine.isolation_problem)
+                           "other students)", bubblewrap + (" in a user namespace" if isolated == USER_NAMESPACE else ""),
+                           machine.isolation_problem)
     user = Protection("unprivileged user", {
         ROOT: "setpriv: uid and gid 65534, no capabilities",
         USER_NAMESPACE: "uid 65534 in a user namespace (outside it, the grader's own uid, reaching only the sandbox's view)",

@@ -21,7 +21,9 @@ HOSTILE = Path(__file__).parent / "files" / "hostile"
 sys.path.insert(0, str(HOSTILE))
 from make_fixtures import ASSIGNMENT, DAEMON_LOOP, build_course
 
-LIMITS = Limits(notebook_timeout_s=120, cell_timeout_s=15, memory_mb=1536, processes=256)
+# A cell gets 40 s: the guarded assignment's Keras cell trains in about 5 s alone, but the suite
+# shares two cores with another test process.
+LIMITS = Limits(notebook_timeout_s=150, cell_timeout_s=40, memory_mb=1536, processes=256)
 FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
 HONEST_BEFORE_MODEL = 5  # mse and fit answered; the model cell never finishes
 
@@ -119,7 +121,7 @@ def test_limits_stop_runaway_notebooks_and_say_which(graded):
     _, _, run, _ = graded
     reasons = {r.student: _outputs(run, r.student) for r in run.results
                if r.student in ("infinite-loop", "memory-bomb", "floods-100-mb-of-output")}
-    assert "ran past the 15 s per-cell limit" in reasons["infinite-loop"]
+    assert "ran past the 40 s per-cell limit" in reasons["infinite-loop"]
     assert "the kernel died while running this cell" in reasons["memory-bomb"]
     assert "[output cut: this cell wrote more than 1,000,000 bytes]" in reasons["floods-100-mb-of-output"]
     memory_bomb = next(r for r in run.results if r.student == "memory-bomb")

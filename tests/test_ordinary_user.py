@@ -139,7 +139,8 @@ def test_an_ordinary_user_s_sandbox_holds_against_the_same_attacks(graded_by_an_
     assert "found: []" in text["reads-source-gradebook-and-other-submissions"]
     assert "gradebooks reachable: []" in text["writes-to-the-gradebook"]
     assert "network: [Errno 101] Network is unreachable" in text["opens-a-network-connection"]
-    assert "ran past the 15 s per-cell limit" in text["infinite-loop"], "the course's c.SandboxedExecute.cell_timeout_s"
+    assert f"ran past the {LIMITS.cell_timeout_s:g} s per-cell limit" in text["infinite-loop"], (
+        "the course's c.SandboxedExecute.cell_timeout_s")
     assert "the kernel died while running this cell" in text["memory-bomb"]
     assert "memory limit" in rows["memory-bomb"]["reason"]
     assert "[output cut: this cell wrote more than 1,000,000 bytes]" in text["floods-100-mb-of-output"]

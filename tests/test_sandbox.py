@@ -105,8 +105,9 @@ def test_grading_is_refused_without_limits_unless_the_instructor_allows_it(monke
 
 def test_an_ordinary_user_without_cgroups_still_has_every_limit_and_is_told_how_to_get_kernel_ones(monkeypatch):
     machine = sandbox._Machine(sandbox.USER_NAMESPACE, "", None, "cgroup v1 controllers are writable only by root: "
-                               "grade as root", "0.8.0")
+                               "grade as root")
     monkeypatch.setattr(sandbox, "_machine", lambda: machine)
+    monkeypatch.setattr(sandbox, "_bubblewrap_version", lambda: "0.8.0")
     found = {protection.limit.split(" (")[0]: protection for protection in sandbox.protections()}
     assert all(protection.enforced for protection in found.values()) and sandbox.missing_protections() == []
     assert found["isolation"].how == "bubblewrap 0.8.0 in a user namespace"
@@ -117,7 +118,7 @@ def test_an_ordinary_user_without_cgroups_still_has_every_limit_and_is_told_how_
 
 def test_without_bubblewrap_the_doctor_names_what_is_missing_and_the_command_that_fixes_it(monkeypatch, capsys):
     missing = "bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
-    monkeypatch.setattr(sandbox, "_machine", lambda: sandbox._Machine("", missing, None, "no cgroups", ""))
+    monkeypatch.setattr(sandbox, "_machine", lambda: sandbox._Machine("", missing, None, "no cgroups"))
     assert main(["doctor"]) == 1
     printed = capsys.readouterr().out
     assert printed.startswith("this machine: cannot grade untrusted notebooks (missing: isolation (no network, ")

@@ -36,9 +36,13 @@ ASSIGNMENT = "04_imdb_embeddings"
 #   test accuracy (25,000 test reviews):
 #                  seed 0: 0.8681  seed 1: 0.8654  seed 2: 0.8661  seed 3: 0.8660  seed 4: 0.8704
 #   sentiment separation (below): 1.998 on every seed (the maximum is 2)
-# Accuracy: the worst run minus half a point, above the brief's floor of 0.85. (A variant with a
-# 20,000-word vocabulary and a hidden Dense layer measured 0.83-0.84: it overfits in 10 epochs.)
-TEST_ACCURACY_THRESHOLD = 0.86
+# Accuracy: the brief's floor, 0.85, one and a half points under the worst seed. It was 0.86 (the
+# worst seed minus half a point), within the spread of the seeds and of other machines (0.868 on
+# the machine); regrading one seed on this CPU repeats it exactly (tests/test_determinism.py).
+# Seed 42 with fewer epochs: 3 epochs 0.819, 4 epochs 0.840, 5 epochs 0.8496 (the determinism
+# test's borderline submission), the reference's 10 epochs 0.868. (A variant with a 20,000-word
+# vocabulary and a hidden Dense layer measured 0.83-0.84: it overfits.)
+TEST_ACCURACY_THRESHOLD = 0.85
 # Mean cosine similarity of same-sentiment word pairs minus opposite-sentiment pairs. Random
 # vectors give about 0; that hidden-layer variant 1.75-1.77. 1.0 asks for a clear separation.
 SENTIMENT_SEPARATION_THRESHOLD = 1.0

@@ -41,9 +41,12 @@ ASSIGNMENT = "05_shakespeare_lstm"
 #   held-out loss (nats per character on the last 111,539 characters; 4 epochs):
 #                  seed 0: 1.759  seed 1: 1.824  seed 2: 1.831  seed 3: 1.832  seed 4: 1.810
 #   the character-frequency baseline: 3.347. The different-correct GRU variant: 1.760 (seed 42).
-# The worst run plus 0.07 nats (2.74 bits per character). After one epoch the loss is 2.01 (seed
-# 0), which the slow tests' one-epoch wrong solution relies on.
-HELD_OUT_LOSS_THRESHOLD = 1.90
+# Another machine measured 1.842 (seed 42; this one 1.816, and 1.795 after 5 epochs). After one
+# epoch the loss is 2.01 (seed 0) and 2.027 (seed 42): the slow tests' one-epoch wrong solution.
+# The threshold sits halfway between: the worst run seen plus 0.09 nats, the one-epoch runs minus
+# 0.08. (It was 1.90, within 0.06 of that other machine's run; regrading one seed on this CPU
+# repeats it exactly, but seeds and machines spread over 0.08 nats.)
+HELD_OUT_LOSS_THRESHOLD = 1.93
 # The windows the held-out loss is measured on: as long as the notebook's training windows.
 HELD_OUT_SEQUENCE_LENGTH = 100
 
