@@ -114,9 +114,9 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     """Autograde every ``submissions/<student>/<assignment>/`` folder: this process prepares each
     submission and records its grades (the one writer of the gradebook and the ledger), and
     ``workers`` (default: one local worker) execute the notebooks, each in a sandbox under
-    ``limits`` (default: the course's, `course_limits`). One student's broken submission is reported with its reason and never stops the
-    others; a rerun into the same ``output`` skips students already graded (unless ``regrade``)
-    and regrades those whose files changed."""
+    ``limits`` (default: the course's, `course_limits`). One student's broken submission is
+    reported with its reason and never stops the others; a rerun into the same ``output`` skips
+    students already graded (unless ``regrade``) and regrades those whose files changed."""
     [assignment] = course.assignments([assignment])
     submissions, output = Path(submissions).resolve(), Path(output).resolve()
     if not submissions.is_dir():

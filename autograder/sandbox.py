@@ -41,6 +41,8 @@ SANDBOX_FOLDER = "/submission"
 """Where the run's folder appears inside the sandbox (its working folder)."""
 ROOT, USER_NAMESPACE = "root", "user namespace"
 """How the sandbox makes its user unprivileged: setpriv as root, or a user namespace."""
+WATCHDOG_INTERVAL_S = 0.2
+"""How often the memory watchdog measures a run that no memory cgroup limits."""
 
 
 @dataclass(frozen=True)
@@ -163,10 +165,6 @@ def protections() -> list[Protection]:
     return [isolation, user, memory, processes,
             Protection("file-size limit", "RLIMIT_FSIZE"),
             Protection("wall clock", "the whole notebook (the grader) and each cell (the runner)")]
-
-
-WATCHDOG_INTERVAL_S = 0.2
-"""How often the memory watchdog measures a run that no memory cgroup limits."""
 
 
 def missing_protections() -> list[str]:
