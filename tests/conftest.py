@@ -4,6 +4,7 @@ the rules for tests that need the sandbox (marked ``sandbox``)."""
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -36,6 +37,32 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_SANDBOX:
         pytest.fail(f"AUTOGRADER_REQUIRE_SANDBOX=1, but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+FIGURES = "AUTOGRADER_TEST_FIGURES"
+"""Environment variable naming the file that collects the figures tests report (`report_figures`)."""
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the main process; xdist's workers inherit its environment
+        os.environ[FIGURES] = str(Path(tempfile.mkdtemp(prefix="test-figures-")) / "figures.txt")
+
+
+def report_figures(text: str) -> None:
+    """Show what a test measured at the end of the run's output, under the test's name (pytest
+    hides what passing tests print, and xdist's workers have no terminal); printed too, for a
+    failure's report."""
+    print(text)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    with open(os.environ[FIGURES], "a") as stream:
+        stream.write(f"{test}\n{text.strip(chr(10))}\n\n")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    figures = Path(os.environ.get(FIGURES, "")) if not hasattr(config, "workerinput") else None
+    if figures and figures.is_file():
+        terminalreporter.write_sep("=", "figures the tests measured")
+        terminalreporter.write(figures.read_text())
 
 
 def pytest_runtest_setup(item):
@@ -143,4 +170,3 @@ def inside_the_sandbox(data_folder, tmp_path, monkeypatch):
         monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "sandbox-data"))
         return view
     return switch
-

@@ -12,6 +12,7 @@ import pytest
 from autograder import cgroups
 from autograder.execution import run_limited
 from autograder.sandbox import Limits
+from conftest import report_figures
 
 
 def fake_v2(root: Path, own: str, controllers: str = "cpu io memory pids") -> Path:
@@ -123,7 +124,7 @@ def test_the_memory_watchdog_kills_a_balloon_and_says_so(tmp_path):
                           memory_limit_mb=300, watchdog_interval_s=0.1)
     assert outcome.memory_exceeded and not outcome.timed_out and outcome.exit_code == -9
     assert outcome.peak_memory_mb > 300
-    print(f"\nballoon growing 1 GB/s stopped at {outcome.peak_memory_mb:.0f} MB (limit 300 MB, checks every 0.1 s)")
+    report_figures(f"balloon growing 1 GB/s stopped at {outcome.peak_memory_mb:.0f} MB (limit 300 MB, checks every 0.1 s)")
 
 
 def test_the_memory_watchdog_leaves_a_run_under_the_limit_alone(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from autograder import pipeline
 from autograder.course import Course
 from autograder.dispatch import Workers
+from conftest import report_figures
 
 COURSE = Course.find(__file__)
 COPIES = 3
@@ -60,7 +61,7 @@ def spread(measured: list[dict[str, str]]) -> list[str]:
 
 
 @pytest.mark.parametrize("assignment", sorted(BORDERLINE))
-def test_the_same_submission_graded_three_times_earns_the_same_points(assignment, tmp_path, capsys):
+def test_the_same_submission_graded_three_times_earns_the_same_points(assignment, tmp_path):
     submissions(assignment, tmp_path / "submitted")
     with Workers(2) as workers:
         run = pipeline.grade(COURSE, assignment, tmp_path / "submitted", tmp_path / "grading", workers=workers,
@@ -68,9 +69,8 @@ def test_the_same_submission_graded_three_times_earns_the_same_points(assignment
     points = {result.student: [cell.points for cell in result.cells] for result in run.results}
     for name in ("reference", "borderline"):
         students = [f"{name}-{copy}" for copy in range(1, COPIES + 1)]
-        with capsys.disabled():  # the spread belongs in CI's log, not only in a failure's
-            print(f"\n{assignment} {name}, graded {COPIES} times: {[sum(points[s]) for s in students]} points")
-            print("\n".join(spread([measurements(run, student) for student in students])))
+        report_figures(f"{name}, graded {COPIES} times: {[sum(points[student]) for student in students]} points\n"
+                       + "\n".join(spread([measurements(run, student) for student in students])))
         copies = [points[student] for student in students]
         assert all(copy == copies[0] for copy in copies), f"the {name} submission earned {copies}"
     assert sum(points["reference-1"]) == sum(cell.max_points for cell in run.results[0].cells)

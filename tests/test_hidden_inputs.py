@@ -13,6 +13,7 @@ import pytest
 
 from autograder import pipeline
 from autograder.course import Course
+from conftest import report_figures
 
 COURSE = Course.find(__file__)
 
@@ -183,7 +184,7 @@ def test_answers_from_the_students_package_earn_nothing_for_the_hidden_tests(ass
     points = {student: {cell.grade_id: cell.points for cell in result.cells} for student, result in results.items()}
     attacked = set().union(*(cells for _, cells in attacks.values()))
     max_points = dict(COURSE.grade_cells(assignment))
-    print(f"\n{assignment}: " + ", ".join(f"{cell} attacker {points['attacker'][cell]:g} honest {points['honest'][cell]:g}"
+    report_figures(f"{assignment}: " + ", ".join(f"{cell} attacker {points['attacker'][cell]:g} honest {points['honest'][cell]:g}"
                                         f"/{max_points[cell]:g}" for cell in sorted(attacked)))
     assert {cell: points["attacker"][cell] for cell in attacked} == dict.fromkeys(attacked, 0.0)
     assert {cell: points["honest"][cell] for cell in attacked} == {cell: max_points[cell] for cell in attacked}

@@ -16,6 +16,7 @@ import pytest
 from autograder import pipeline
 from autograder.course import Course
 from autograder.sandbox import Limits
+from conftest import report_figures
 
 HOSTILE = Path(__file__).parent / "files" / "hostile"
 sys.path.insert(0, str(HOSTILE))
@@ -98,7 +99,7 @@ def test_each_scenario_earns_what_its_honest_work_deserves(graded):
         result = next(r for r in run.results if r.student == name)
         mark = "" if got[name] == (points, status) else "   <-- WRONG"
         rows.append(f"{name:<46} {points:>8g} {result.score:>8g}  {result.status}: {result.reason[:90]}{mark}")
-    print(f"\nhostile suite: {len(run.results)} submissions graded in {seconds:.0f} s\n" + "\n".join(rows))
+    report_figures(f"hostile suite: {len(run.results)} submissions graded in {seconds:.0f} s\n" + "\n".join(rows))
     assert got == EXPECTED
 
 
@@ -174,7 +175,7 @@ def test_the_course_assignments_cannot_be_fooled_by_hiding_failures(tmp_path):
         (tmp_path / "submitted" / name / assignment).mkdir(parents=True)
         nbformat.write(notebook, tmp_path / "submitted" / name / assignment / f"{assignment}.ipynb")
     run = pipeline.grade(course, assignment, tmp_path / "submitted", tmp_path / "grading")
-    print("\n" + "\n".join(f"{r.student:<42} {r.score:g}/{r.max_score:g}  {r.reason[:100]}" for r in run.results))
+    report_figures("\n".join(f"{r.student:<42} {r.score:g}/{r.max_score:g}  {r.reason[:100]}" for r in run.results))
     assert {r.student: (r.status, r.score) for r in run.results} == {name: ("graded", 0) for name in COURSE_ATTACKS}
     swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
     assert any(flag.startswith("test_metrics: passed in the notebook, but the grader cannot judge it")

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from autograder import data
-from conftest import REPO, skip_or_fail
+from conftest import REPO, report_figures, skip_or_fail
 from notebooks.harness import run_demo
 from test_hostile_submissions import EXPECTED, HOSTILE, LIMITS, _outputs_in, daemons_left
 from make_fixtures import ASSIGNMENT, build_course
@@ -132,7 +132,7 @@ def graded_by_an_ordinary_user(ordinary_user):
 
 def test_an_ordinary_user_s_sandbox_holds_against_the_same_attacks(graded_by_an_ordinary_user, ordinary_user):
     output, rows, printed = graded_by_an_ordinary_user
-    print("\n" + printed)
+    report_figures(printed)
     got = {name: (float(row["score"]), row["status"]) for name, row in rows.items()}
     assert got == {name: EXPECTED[name] for name in ATTACKS_ON_THE_SANDBOX}
     text = {name: _outputs_in(output, name) for name in ATTACKS_ON_THE_SANDBOX}

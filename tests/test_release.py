@@ -16,6 +16,7 @@ import coursekit
 from autograder import api, data, release
 from autograder.course import Course
 from autograder.execution import grading_environment
+from conftest import report_figures
 
 COURSE = Course.find(__file__)
 ASSIGNMENT = "01_regression_baselines"
@@ -48,7 +49,7 @@ def test_the_bundle_holds_the_student_notebooks_the_wheel_requirements_and_a_rea
     readme = (bundle / "README.md").read_text()
     assert "coursekit data fetch --mirror https://course.example.edu/data" in readme
     assert all(heading in readme for heading in ("## On a laptop", "## On JupyterHub", "## On Google Colab"))
-    print(f"\nstudent bundle: {released.bundle_bytes / 1024:.0f} KiB; students' data: {released.data_files} files, "
+    report_figures(f"student bundle: {released.bundle_bytes / 1024:.0f} KiB; students' data: {released.data_files} files, "
           f"{released.data_bytes / 2**20:.1f} MiB")
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from autograder import similarity
 from autograder.course import Course
+from conftest import report_figures
 
 COURSE = Course.find(__file__)
 ASSIGNMENT = "01_regression_baselines"
@@ -131,7 +132,7 @@ def given():
 
 def test_a_disguised_copy_ranks_first_and_far_above_independent_solutions(submitted):
     pairs = similarity.similar_pairs(submitted, ASSIGNMENT, given())
-    print("\n" + "\n".join(f"{pair.first}-{pair.second}: {pair.similarity:.2f}" for pair in pairs))
+    report_figures("\n".join(f"{pair.first}-{pair.second}: {pair.similarity:.2f}" for pair in pairs))
     assert (pairs[0].first, pairs[0].second) == ("ann", "bob")
     assert pairs[0].similarity > 0.8
     assert all(pair.similarity < 0.5 for pair in pairs[1:]), "independent solutions share little"

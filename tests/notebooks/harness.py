@@ -80,7 +80,7 @@ class ReferenceKernel:
         hand_out(self.folder.name, self.folder, self.kept, self.seed)
         try:
             with self.client.setup_kernel(env=grading_environment()):
-                self.reference_scores = self._scores({i: self._execute(i) for i in self._code_cells(0)})
+                self.reference_scores, _ = self._scores({i: self._execute(i) for i in self._code_cells(0)})
                 yield self
         finally:
             shutil.rmtree(self.kept, ignore_errors=True)
@@ -89,9 +89,9 @@ class ReferenceKernel:
         """Points per graded cell for each variant, and what each lost cell shows first."""
         order = sorted(variants, key=lambda name: (variants[name].rerun == "rest",
                                                    -min(self._edited(variants[name])), name))
-        return {name: (self._score_one(variants[name]), self.diagnoses) for name in order}
+        return {name: self._score_one(variants[name]) for name in order}
 
-    def _score_one(self, variant: Variant) -> dict[str, float]:
+    def _score_one(self, variant: Variant) -> tuple[dict[str, float], dict[str, str]]:
         edited = self._edited(variant)
         if variant.rerun == "rest":
             to_run = [i for i in self._code_cells(min(edited)) if i <= self.graded[-1]]
@@ -139,10 +139,10 @@ class ReferenceKernel:
         self.client.execute_cell(cell, index)
         return cell
 
-    def _scores(self, executed: dict) -> dict[str, float]:
-        """Points per graded cell: of its run in ``executed``, or else the reference's. What a lost
-        cell shows the student first (its error's message, or the judge's) goes to ``self.diagnoses``."""
-        scores, self.diagnoses = {}, {}
+    def _scores(self, executed: dict) -> tuple[dict[str, float], dict[str, str]]:
+        """Points per graded cell: of its run in ``executed``, or else the reference's; and what each
+        lost cell shows the student first (its error's message, or the judge's)."""
+        scores, diagnoses = {}, {}
         for i in self.graded:
             grade_id = self.cells[i].metadata.nbgrader.grade_id
             if i not in executed:
@@ -158,8 +158,8 @@ class ReferenceKernel:
                 scores[grade_id] = 0.0
                 errors = [f"HiddenTestFailed: {self._grader_failure(grade_id)}"]
             if scores[grade_id] < cell.metadata.nbgrader.points:
-                self.diagnoses[grade_id] = errors[0] if errors else ""
-        return scores
+                diagnoses[grade_id] = errors[0] if errors else ""
+        return scores, diagnoses
 
     def _grader_failure(self, grade_id: str) -> str | None:
         """What the grader's judge says against the cell's export (None: it passes). An export judged
