@@ -62,6 +62,7 @@ def kit(course: Course, assignments: list[str], batch: Path, output: Path, worke
 
 def kit_as(user: str, course: Course, assignments: list[str], batch: Path, output: Path) -> float:
     """Seconds for the kit to grade the batch from the command line as ``user`` (one worker)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["chown", "-R", user, str(batch), str(output.parent)], check=True)
     started = time.monotonic()
     for assignment in assignments:
