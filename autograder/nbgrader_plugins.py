@@ -261,7 +261,7 @@ class TrustedRecheck(NbGraderPreprocessor):
             try:
                 verdict = judge.judge(kept_inputs(kept, judge), exports.load(Path(record["run_folder"]), judge.collector))
                 if verdict:  # what the judge measured (a comparison may return nothing)
-                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"Grader: {verdict}\n"))
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"{VERDICT}{verdict}\n"))
             except AssertionError as error:
                 _fail_first(cell, str(error))
             except exports.ExportError as error:
@@ -274,6 +274,8 @@ class TrustedRecheck(NbGraderPreprocessor):
 
 HIDDEN_TEST_FAILED = "HiddenTestFailed"
 """ename of the error output that shows a judge's diagnosis."""
+VERDICT = "Grader: "
+"""Start of the output line that shows what a judge measured in a cell it passed."""
 
 
 def _fail_first(cell, message: str) -> None:

@@ -129,6 +129,7 @@ def _namespaces(mode: str) -> list[str]:
             "--die-with-parent", "--new-session"]
 
 
+@functools.cache
 def _bubblewrap_version() -> str:
     return subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip().removeprefix("bubblewrap ")
 

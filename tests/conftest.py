@@ -54,8 +54,9 @@ def report_figures(text: str) -> None:
     failure's report."""
     print(text)
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    lines = text.strip("\n")
     with open(os.environ[FIGURES], "a") as stream:
-        stream.write(f"{test}\n{text.strip(chr(10))}\n\n")
+        stream.write(f"{test}\n{lines}\n\n")
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -3,12 +3,15 @@ borderline one (its held-out metric near the threshold) of assignments 1 and 4 a
 by three students and graded in one batch: three runs of each notebook, each with hidden inputs
 of its own. The grader's measurements on the held-out data are printed beside their thresholds."""
 
+import copy
+
 import nbformat
 import pytest
 
 from autograder import pipeline
 from autograder.course import Course
 from autograder.dispatch import Workers
+from autograder.nbgrader_plugins import HIDDEN_TEST_FAILED, VERDICT
 from conftest import report_figures
 
 COURSE = Course.find(__file__)
@@ -27,14 +30,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 def submissions(assignment: str, folder) -> None:
     solution = nbformat.read(COURSE.solution_dir / assignment / f"{assignment}.ipynb", as_version=4)
-    borderline = nbformat.read(COURSE.solution_dir / assignment / f"{assignment}.ipynb", as_version=4)
+    borderline = copy.deepcopy(solution)
     for old, new in BORDERLINE[assignment]:
         [cell] = [cell for cell in borderline.cells if old in cell.source]
         cell.source = cell.source.replace(old, new)
-    for copy in range(1, COPIES + 1):
+    for number in range(1, COPIES + 1):
         for name, notebook in (("reference", solution), ("borderline", borderline)):
-            (folder / f"{name}-{copy}" / assignment).mkdir(parents=True)
-            nbformat.write(notebook, folder / f"{name}-{copy}" / assignment / f"{assignment}.ipynb")
+            (folder / f"{name}-{number}" / assignment).mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{name}-{number}" / assignment / f"{assignment}.ipynb")
 
 
 def measurements(run, student: str) -> dict[str, str]:
@@ -44,9 +47,9 @@ def measurements(run, student: str) -> dict[str, str]:
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         for output in cell.get("outputs", []):
-            if output.output_type == "stream" and output.text.startswith("Grader: "):
-                found[grade_id] = output.text.strip().removeprefix("Grader: ")
-            elif output.output_type == "error" and output.ename == "HiddenTestFailed":
+            if output.output_type == "stream" and output.text.startswith(VERDICT):
+                found[grade_id] = output.text.strip().removeprefix(VERDICT)
+            elif output.output_type == "error" and output.ename == HIDDEN_TEST_FAILED:
                 found[grade_id] = f"failed: {output.evalue}"
     return found
 
@@ -68,9 +71,9 @@ def test_the_same_submission_graded_three_times_earns_the_same_points(assignment
                              progress=False)
     points = {result.student: [cell.points for cell in result.cells] for result in run.results}
     for name in ("reference", "borderline"):
-        students = [f"{name}-{copy}" for copy in range(1, COPIES + 1)]
+        students = [f"{name}-{number}" for number in range(1, COPIES + 1)]
         report_figures(f"{name}, graded {COPIES} times: {[sum(points[student]) for student in students]} points\n"
                        + "\n".join(spread([measurements(run, student) for student in students])))
         copies = [points[student] for student in students]
-        assert all(copy == copies[0] for copy in copies), f"the {name} submission earned {copies}"
+        assert all(points_of == copies[0] for points_of in copies), f"the {name} submission earned {copies}"
     assert sum(points["reference-1"]) == sum(cell.max_points for cell in run.results[0].cells)

@@ -45,7 +45,7 @@ from autograder import exports, pipeline
 from autograder.course import Course
 from autograder.execution import grading_environment
 from autograder.judges import hand_out, judges_of, kept_inputs
-from autograder.nbgrader_plugins import TENSORFLOW_STDERR_NOISE
+from autograder.nbgrader_plugins import HIDDEN_TEST_FAILED, TENSORFLOW_STDERR_NOISE
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ class ReferenceKernel:
             errors = [f"{output.ename}: {output.evalue}" for output in cell.outputs if output.output_type == "error"]
             if scores[grade_id] == cell.metadata.nbgrader.points and self._grader_failure(grade_id):
                 scores[grade_id] = 0.0
-                errors = [f"HiddenTestFailed: {self._grader_failure(grade_id)}"]
+                errors = [f"{HIDDEN_TEST_FAILED}: {self._grader_failure(grade_id)}"]
             if scores[grade_id] < cell.metadata.nbgrader.points:
                 diagnoses[grade_id] = errors[0] if errors else ""
         return scores, diagnoses
