@@ -29,6 +29,8 @@ BASE_VARIABLE = "AUTOGRADER_CGROUP"
 GRADER_LEAF = "autograder-grader"
 """Where the processes of a cgroup v2 base move, so that the base can hand controllers down."""
 CONTROLLERS = ("memory", "pids")
+V1_ACCOUNTING = "cpuacct"
+"""The cgroup v1 controller that counts a run's CPU time (cgroup v2 counts it in every group's cpu.stat)."""
 OWN_CGROUP = Path("/proc/self/cgroup")
 
 
@@ -54,6 +56,8 @@ def find(root: Path | None = None) -> tuple[Cgroups | None, str]:
         return _find_v2(root)
     bases = {controller: root / controller for controller in CONTROLLERS if os.access(root / controller, os.W_OK)}
     if bases:
+        if os.access(root / V1_ACCOUNTING, os.W_OK):
+            bases[V1_ACCOUNTING] = root / V1_ACCOUNTING
         return Cgroups(1, bases), ""
     if any((root / controller).is_dir() for controller in CONTROLLERS):
         return None, "cgroup v1 controllers are writable only by root: grade as root"
@@ -116,6 +120,15 @@ class RunGroup:
         """Processes of the run were killed at the memory limit."""
         events = "memory.oom_control" if self.version == 1 else "memory.events"
         return _read_int(self.folders.get("memory"), events, field="oom_kill") > 0
+
+    def counts_cpu(self) -> bool:
+        return self.version == 2 or V1_ACCOUNTING in self.folders
+
+    def cpu_seconds(self) -> float:
+        """CPU time the run's processes used together, those that ended included (0 where no group counts it)."""
+        if self.version == 1:
+            return _read_int(self.folders.get(V1_ACCOUNTING), "cpuacct.usage") / 1e9
+        return _read_int(next(iter(self.folders.values()), None), "cpu.stat", field="usage_usec") / 1e6
 
     def process_limit_hit(self) -> bool:
         """A fork or thread start was refused at the process limit."""

@@ -16,7 +16,6 @@ import contextlib
 import os
 import socket
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from traitlets.config import Configurable
 from coursekit.evidence import EXPORTS
 
 from .errors import CourseError
+from .execution import run_program
 from .sandbox import Limits, missing_protections, require_protections
 
 GPU = "GPU"
@@ -51,10 +51,14 @@ class Execution:
 
     exit_code: int
     timed_out: bool
+    """The wall-clock backstop stopped the whole notebook."""
     memory_exceeded: bool
     process_limit_hit: bool
     wall_seconds: float
     peak_memory_mb: float
+    cpu_seconds: float
+    cpu_exceeded: bool
+    """The CPU-time limit stopped the whole notebook."""
     device: str
     """What the kernel could compute on: 'CPU' or 'GPU: <name>'."""
     worker: str
@@ -216,10 +220,25 @@ def local_cluster(workers: int):
 
 
 def local_gpus() -> list[str]:
-    """Indices of this machine's NVIDIA GPUs (none where nvidia-smi is missing or finds none)."""
-    try:
-        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return []
-    lines = listed.stdout.splitlines() if listed.returncode == 0 else []
-    return [str(index) for index, line in enumerate(line for line in lines if line.startswith("GPU"))]
+    """Indices of this machine's NVIDIA GPUs (none where nvidia-smi cannot run or finds none)."""
+    return find_gpus()[0]
+
+
+def find_gpus() -> tuple[list[str], str]:
+    """Indices of this machine's NVIDIA GPUs, and where there are none, why: nvidia-smi cannot run
+    (`execution.run_program`: missing, not executable, ...), fails, or lists none."""
+    listed, problem = run_program(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    if listed is None:
+        return [], problem
+    if listed.returncode != 0:
+        said = (listed.stderr or listed.stdout).strip().splitlines()
+        return [], f"nvidia-smi -L failed ({said[-1] if said else f'exit status {listed.returncode}'})"
+    gpus = [str(index) for index, line in enumerate(line for line in listed.stdout.splitlines() if line.startswith("GPU"))]
+    return gpus, "" if gpus else "nvidia-smi -L lists none"
+
+
+def describe_gpus() -> str:
+    """What `autograder doctor` says of this machine's GPUs."""
+    gpus, problem = find_gpus()
+    return f"this machine's GPUs: {', '.join(gpus)} (nvidia-smi -L)" if gpus else \
+        f"this machine's GPUs: none ({problem}); notebooks run on the CPU"

@@ -1,4 +1,5 @@
-"""Running a command under a wall-clock limit, measuring its time, peak memory and device."""
+"""Running a command under limits of CPU time, wall clock and memory, measuring its time, CPU
+time, peak memory and device."""
 
 import contextlib
 import functools
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +26,20 @@ class ProcessOutcome:
     the memory watchdog, the most the process tree held at once."""
     memory_exceeded: bool = False
     """The memory limit was hit (the kernel is what gets killed)."""
+    cpu_seconds: float = 0.0
+    """CPU time of every process of the run together."""
+    cpu_exceeded: bool = False
+    """The CPU-time limit killed the process tree."""
 
 
 def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: float, env: dict | None = None,
-                preexec_fn=None, memory_limit_mb: float | None = None, watchdog_interval_s: float = 0.2) -> ProcessOutcome:
-    """Run ``command``; past ``timeout_s`` kill it and every descendant (kernels included).
-    ``preexec_fn`` runs in the child before exec (to join cgroups, set rlimits). With
-    ``memory_limit_mb``, a watchdog kills the largest process of the tree (the kernel) whenever the
-    tree's resident memory passes it."""
+                preexec_fn=None, memory_limit_mb: float | None = None, watchdog_interval_s: float = 0.2,
+                cpu_limit_s: float | None = None, cpu_seconds: Callable[[], float] | None = None) -> ProcessOutcome:
+    """Run ``command``; past ``timeout_s`` of wall clock, or ``cpu_limit_s`` of CPU time (the
+    whole process tree's, measured by ``cpu_seconds``, default: the tree's process times), kill it
+    and every descendant (kernels included). ``preexec_fn`` runs in the child before exec (to join
+    cgroups, set rlimits). With ``memory_limit_mb``, a watchdog kills the largest process of the
+    tree (the kernel) whenever the tree's resident memory passes it."""
     start = time.monotonic()
     timed_out = threading.Event()
     with open(log_path, "wb") as log:
@@ -41,17 +49,64 @@ def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: flo
         timer = threading.Timer(timeout_s, _kill_tree, (process.pid, timed_out))
         timer.start()
         watchdog = _MemoryWatchdog(process.pid, memory_limit_mb, watchdog_interval_s) if memory_limit_mb else None
+        cpu = _CpuLimit(cpu_seconds or functools.partial(tree_cpu_seconds, process.pid), cpu_limit_s, process.pid)
         try:
-            # wait4 rather than wait: it returns the resource usage of this child alone.
+            # wait4 rather than wait: it returns the resource usage of this child and of the
+            # descendants it waited for (each process waits for its own: the whole tree).
             _, status, usage = os.wait4(process.pid, 0)
         finally:
             timer.cancel()
+            cpu.stop()
             if watchdog:
                 watchdog.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
     peak = max(usage.ru_maxrss / 1024, watchdog.peak_mb if watchdog else 0)
-    return ProcessOutcome(process.returncode, timed_out.is_set(), time.monotonic() - start, peak,
-                          memory_exceeded=bool(watchdog and watchdog.exceeded))
+    used = max(usage.ru_utime + usage.ru_stime, cpu.used, cpu_seconds() if cpu_seconds else 0)
+    return ProcessOutcome(process.returncode, timed_out.is_set() and not cpu.exceeded, time.monotonic() - start, peak,
+                          memory_exceeded=bool(watchdog and watchdog.exceeded), cpu_seconds=used,
+                          cpu_exceeded=cpu.exceeded)
+
+
+CPU_POLL_S = 1.0
+"""How often a run's CPU time is measured against its limit."""
+
+
+class _CpuLimit(threading.Thread):
+    """Measures a run's CPU time every CPU_POLL_S; past ``limit_s`` (if any), kills its tree."""
+
+    def __init__(self, measure: Callable[[], float], limit_s: float | None, pid: int):
+        super().__init__(daemon=True)
+        self.measure, self.limit_s, self.pid = measure, limit_s, pid
+        self.used, self.exceeded = 0.0, False
+        self._stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopped.wait(CPU_POLL_S):
+            self.used = max(self.used, self.measure())
+            if self.limit_s is not None and self.used > self.limit_s and not self.exceeded:
+                self.exceeded = True
+                _kill_tree(self.pid, threading.Event())
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its descendants: those alive, and those they waited for (a process
+    that ends before its parent waits for it is counted once the parent does)."""
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 class _MemoryWatchdog(threading.Thread):
@@ -151,3 +206,62 @@ def available_device() -> str:
         return "unknown (device probe timed out)"
     lines = result.stdout.strip().splitlines()
     return lines[-1] if result.returncode == 0 and lines else "unknown (TensorFlow did not start)"
+
+
+def run_program(command: list[str], **options) -> tuple[subprocess.CompletedProcess | None, str]:
+    """``subprocess.run(command, **options)`` and "", or None and why the program could not run: any
+    OSError starting it (not on PATH, not executable, a PATH folder that cannot be searched or is a
+    file) or no answer within ``options["timeout"]``. For the programs the kit can do without
+    (nvidia-smi) or probes before it relies on them (bwrap): such a program is then unavailable,
+    never a crash."""
+    try:
+        return subprocess.run(command, **options), ""
+    except subprocess.TimeoutExpired:
+        return None, f"{command[0]}: no answer within {options['timeout']:g} s"
+    except OSError as error:
+        return None, program_problem(command[0], error, options.get("env"))
+
+
+def find_program(name: str, env: dict | None = None) -> tuple[str | None, str]:
+    """The executable file that running ``name`` would start (looked up on the PATH of ``env``,
+    default this process's) and "", or None and why there is none (`program_problem`)."""
+    candidates = [name] if os.sep in name else [os.path.join(folder, name) for folder in os.get_exec_path(env)]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate, ""
+    return None, program_problem(name, env=env)
+
+
+def program_problem(name: str, error: OSError | None = None, env: dict | None = None) -> str:
+    """Why ``name`` cannot run, as the PATH of ``env`` (default this process's) shows it, given the
+    OSError that starting it raised, if any: 'nvidia-smi: permission denied in /opt/tools' (there,
+    but not executable, or in a folder this user cannot search), 'nvidia-smi: not found on PATH', ..."""
+    def said(problem: OSError) -> str:
+        return (problem.strerror or str(problem)).lower()
+
+    if os.sep in name:
+        return f"{name}: {said(error) if error else 'not an executable file'}"
+    not_folders = []
+    for folder in os.get_exec_path(env):
+        candidate = os.path.join(folder, name)
+        try:
+            if not os.path.isdir(folder):
+                if os.path.exists(folder):
+                    not_folders.append(folder)
+                continue
+            os.stat(candidate)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            return f"{name}: permission denied in {folder}, a folder this user cannot search"
+        except OSError as problem:
+            return f"{name}: {said(problem)} in {folder}"
+        if not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
+            return f"{name}: permission denied in {folder}, where it is not an executable file"
+        if error is not None:  # an executable file that would not start (a noexec mount, a wrong format)
+            return f"{name}: {said(error)} in {folder}"
+    if not_folders:
+        return f"{name}: not found on PATH, which names files, not folders: {', '.join(not_folders)}"
+    if error is not None and not isinstance(error, (FileNotFoundError, NotADirectoryError)):
+        return f"{name}: not found on PATH: {said(error)}"
+    return f"{name}: not found on PATH"

@@ -100,6 +100,9 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     run_directory = Unicode("", help="Folder for each run's working folder and log "
                                      "(default: a temporary folder)").tag(config=True)
+    notebook_cpu_s = Float(Limits.notebook_cpu_s).tag(config=True)
+    cell_cpu_s = Float(Limits.cell_cpu_s).tag(config=True)
+    kernel_threads = Integer(Limits.kernel_threads).tag(config=True)
     notebook_timeout_s = Float(Limits.notebook_timeout_s).tag(config=True)
     cell_timeout_s = Float(Limits.cell_timeout_s).tag(config=True)
     memory_mb = Integer(Limits.memory_mb).tag(config=True)
@@ -129,29 +132,30 @@ class SandboxedExecute(NbGraderPreprocessor):
             require_protections(self.allow_missing_limits)
             execution = execute_run(folder, name, limits, runs / f"{name}.log")
 
-        flags, stop_reason = [], "the run stopped before this cell"
-        if execution.timed_out:
-            stop_reason = f"the notebook ran past its {limits.notebook_timeout_s:g} s limit"
-        elif execution.memory_exceeded:
-            stop_reason = f"the kernel was killed at the {limits.memory_mb} MB memory limit"
-        if execution.timed_out or execution.memory_exceeded:
-            flags.append(stop_reason)
-        if execution.process_limit_hit:
-            flags.append(f"the notebook reached the limit of {limits.processes} processes")
+        flags, stop_reason = _limits_hit(execution, limits)
         executed, problem = _read_executed(folder / EXECUTED, sent, limits.file_bytes)
         if problem:
             flags.append(problem)
             stop_reason = problem
-        for cell, ran in zip(nb.cells, executed.cells if executed else [None] * len(nb.cells), strict=True):
+        stopped_by_wall_clock = execution.timed_out
+        ran_cells = executed.cells if executed else [None] * len(nb.cells)
+        for number, (cell, ran) in enumerate(zip(nb.cells, ran_cells, strict=True), 1):
             if cell.cell_type != "code":
                 continue
+            stopped = _stopped_by_runner(ran)
+            if stopped is not None:
+                stopped_by_wall_clock |= stopped.ename == runner.STOPPED_BY_WALL_CLOCK
+                where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {number}"
+                stop_reason = f"the run stopped at {where}: {_truncate(stopped.evalue)}"
+                flags.append(f"{where}: {_truncate(stopped.evalue)}")
             if ran is not None and ran.execution_count is not None:
                 cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
             elif cell.metadata.get("nbgrader", {}).get("grade"):
                 cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=stop_reason,
                                                        traceback=[f"NotRun: this cell did not run: {stop_reason}"])]
         resources["autograder"] = dict(run_folder=str(folder), flags=flags, timed_out=execution.timed_out,
-                                       wall_seconds=execution.wall_seconds, peak_memory_mb=execution.peak_memory_mb,
+                                       stopped_by_wall_clock=stopped_by_wall_clock, wall_seconds=execution.wall_seconds,
+                                       cpu_seconds=execution.cpu_seconds, peak_memory_mb=execution.peak_memory_mb,
                                        device=execution.device, worker=execution.worker)
         write_record(resources["autograder"])
         return nb, resources
@@ -178,11 +182,12 @@ def hidden_inputs_path(run_folder) -> Path:
 
 def execute_run(folder: Path, name: str, limits: Limits, log_path: Path) -> Execution:
     """Execute ``folder/<name>.ipynb`` in the sandbox under ``limits`` (writing EXECUTED there)."""
-    command = [sys.executable, runner.__file__, f"{name}.ipynb", EXECUTED,
+    command = [sys.executable, runner.__file__, f"{name}.ipynb", EXECUTED, f"--cell-cpu={limits.cell_cpu_s}",
                f"--cell-timeout={limits.cell_timeout_s}", f"--cell-output-bytes={limits.cell_output_bytes}"]
     outcome = run_in_sandbox(command, folder, limits, log_path, data.grading_view())
     return Execution(outcome.exit_code, outcome.timed_out, outcome.memory_exceeded, outcome.process_limit_hit,
-                     outcome.wall_seconds, outcome.peak_memory_mb, available_device(), worker_name())
+                     outcome.wall_seconds, outcome.peak_memory_mb, outcome.cpu_seconds, outcome.cpu_exceeded,
+                     available_device(), worker_name())
 
 
 def store_execution(folder: Path, name: str, execution: Execution) -> None:
@@ -230,6 +235,36 @@ def _read_executed(path: Path, sent, max_bytes: int):
     if [(c.cell_type, c.source) for c in executed.cells] != [(c.cell_type, c.source) for c in sent.cells]:
         return None, "the executed notebook's cells differ from those sent (changed from inside the kernel)"
     return executed, None
+
+
+def _limits_hit(execution: Execution, limits: Limits) -> tuple[list[str], str]:
+    """(flags, why the cells after the end did not run) for the limits that stopped the whole run."""
+    flags, stop_reason = [], "the run stopped before this cell"
+    if execution.cpu_exceeded:
+        stop_reason = f"the notebook used {execution.cpu_seconds:.0f} s of CPU time, past its {limits.notebook_cpu_s:g} s limit"
+    elif execution.timed_out:
+        stop_reason = (f"the notebook ran past its {limits.notebook_timeout_s:g} s wall-clock backstop "
+                       f"(it had used {execution.cpu_seconds:.0f} s of CPU time)")
+    elif execution.memory_exceeded:
+        stop_reason = f"the kernel was killed at the {limits.memory_mb} MB memory limit"
+    if execution.cpu_exceeded or execution.timed_out or execution.memory_exceeded:
+        flags.append(stop_reason)
+    if execution.process_limit_hit:
+        flags.append(f"the notebook reached the limit of {limits.processes} processes")
+    return flags, stop_reason
+
+
+def _stopped_by_runner(ran):
+    """The error output with which the runner stopped the run at this cell, if it did."""
+    stops = (runner.STOPPED, runner.STOPPED_BY_WALL_CLOCK)
+    return next((output for output in (ran.outputs if ran is not None else [])
+                 if output.output_type == "error" and output.get("ename") in stops), None)
+
+
+def _truncate(text: str, limit: int = 300) -> str:
+    """The kernel wrote ``text`` (it can forge a runner's message): no more than ``limit`` characters of it."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def write_record(record: dict) -> None:

@@ -148,12 +148,26 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
         if pool:
             pool.check(allow_missing_limits, batch.needs_gpu)
             pool.on_start(shown.running)
-        running, submissions_of = as_completed(loop=pool.client.loop) if pool else None, {}
+        running, submissions_of, backstopped = as_completed(loop=pool.client.loop) if pool else None, {}, []
 
-        def record(future):
-            student, submission_fingerprint = submissions_of[future.key]
-            shown.scoring(student)
-            results[student] = _finished(batch.record(student, future), submission_fingerprint, ledger, shown)
+        def submit(student_dir: Path, submission_fingerprint: str, prepared) -> None:
+            shown.waiting(student_dir.name)
+            future = pool.submit(execute_submission, student_dir.name, prepared, limits, allow_missing_limits,
+                                 gpu=batch.needs_gpu)
+            submissions_of[future.key] = (student_dir, submission_fingerprint)
+            running.add(future)
+
+        def record(future, again: bool = False) -> None:
+            student_dir, submission_fingerprint = submissions_of[future.key]
+            shown.scoring(student_dir.name)
+            result = batch.record(student_dir.name, future)
+            if result.stopped_by_wall_clock and not again:  # perhaps only a busy machine: once more, alone
+                backstopped.append((student_dir, submission_fingerprint))
+                return
+            if again:
+                result.flags.append(REGRADED_ALONE)
+                result.reason = "; ".join(result.flags)
+            results[student_dir.name] = _finished(result, submission_fingerprint, ledger, shown)
 
         for student_dir, submission_fingerprint in pending:
             prepared = batch.preflight(student_dir)
@@ -165,18 +179,26 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
             if isinstance(prepared, SubmissionResult):
                 results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
                 continue
-            shown.waiting(student_dir.name)
-            future = pool.submit(execute_submission, student_dir.name, prepared, limits, allow_missing_limits,
-                                 gpu=batch.needs_gpu)
-            submissions_of[future.key] = (student_dir.name, submission_fingerprint)
-            running.add(future)
+            submit(student_dir, submission_fingerprint, prepared)
             for done in running.next_batch(block=False):  # record what finished while preparing
                 record(done)
         for future in running or []:
             record(future)
+        for student_dir, submission_fingerprint in backstopped:  # after the batch, one at a time
+            prepared = batch.prepare(student_dir, batch.attempts.get(student_dir.name, 0))
+            if isinstance(prepared, SubmissionResult):
+                results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
+                continue
+            submit(student_dir, submission_fingerprint, prepared)
+            for future in running:
+                record(future, again=True)
     ordered = [results[name] for name in sorted(results)]
     grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
     return GradingRun(assignment, output, ordered, grades_csv)
+
+
+REGRADED_ALONE = ("graded a second time, alone, after the batch: the wall-clock backstop had stopped its first run "
+                  "(a busy grading machine can be the cause); these are the second run's points")
 
 
 def _set_due_date(db_url: str, assignment: str, policy: Grading) -> None:
@@ -282,11 +304,12 @@ class _Batch:
             if len(records) != len(self._run_folders(student)):
                 return _ungraded(student, "failed", "nbgrader autograde did not run every notebook", self.cells)
             flags = [flag for record in records for flag in record["flags"]]
+            stopped_by_wall_clock = any(r["stopped_by_wall_clock"] for r in records)
             result = SubmissionResult(
-                student, "timed out" if any(r["timed_out"] for r in records) else "graded", "; ".join(flags),
+                student, "timed out" if stopped_by_wall_clock else "graded", "; ".join(flags),
                 _scores(self.assignment, student, self.config.CourseDirectory.db_url, self.cells), flags=flags,
-                wall_seconds=sum(r["wall_seconds"] for r in records),
-                peak_memory_mb=max(r["peak_memory_mb"] for r in records),
+                wall_seconds=sum(r["wall_seconds"] for r in records), cpu_seconds=sum(r["cpu_seconds"] for r in records),
+                peak_memory_mb=max(r["peak_memory_mb"] for r in records), stopped_by_wall_clock=stopped_by_wall_clock,
                 device=", ".join(sorted({r["device"] for r in records})),
                 worker=", ".join(sorted({r["worker"] for r in records})), attempt=self.attempts.get(student, 0))
             _nbgrader(GenerateFeedback, self.course, self.assignment, self.config, student=student)

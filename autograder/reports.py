@@ -8,18 +8,20 @@ from .sandbox import Protection
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> Path:
-    """One row per student: status, total, points per graded cell, reason, time, memory, device, worker,
-    and which of the student's graded submissions it is."""
+    """One row per student: status, total, points per graded cell, reason, flags (every limit the
+    run hit and every integrity problem, joined by " | "), time, CPU time, memory, device, worker, and
+    which of the student's graded submissions it is."""
     cell_ids = [cell.grade_id for cell in results[0].cells] if results else []
     with open(path, "w", newline="") as stream:
         writer = csv.writer(stream)
-        writer.writerow(["student", "status", "score", "max_score", *cell_ids, "reason",
-                         "wall_seconds", "peak_memory_mb", "device", "worker", "submission"])
+        writer.writerow(["student", "status", "score", "max_score", *cell_ids, "reason", "flags",
+                         "wall_seconds", "cpu_seconds", "peak_memory_mb", "device", "worker", "submission"])
         for result in results:
             points = {cell.grade_id: cell.points for cell in result.cells}
             writer.writerow([result.student, result.status, f"{result.score:g}", f"{result.max_score:g}",
                              *(f"{points.get(cell_id, 0):g}" for cell_id in cell_ids), result.reason,
-                             f"{result.wall_seconds:.1f}", f"{result.peak_memory_mb:.0f}", result.device, result.worker,
+                             " | ".join(result.flags), f"{result.wall_seconds:.1f}", f"{result.cpu_seconds:.1f}",
+                             f"{result.peak_memory_mb:.0f}", result.device, result.worker,
                              result.attempt or ""])
     return path
 
@@ -27,9 +29,9 @@ def write_grades_csv(results: list[SubmissionResult], path: Path) -> Path:
 def grading_table(run: GradingRun) -> str:
     """Points per student and per graded cell, then the reasons for ungraded submissions."""
     cell_ids = [cell.grade_id for cell in run.results[0].cells] if run.results else []
-    header = ["student", *cell_ids, "total", "status", "time", "memory", "device"]
+    header = ["student", *cell_ids, "total", "status", "time", "CPU", "memory", "device"]
     rows = [[r.student, *(f"{c.points:g}/{c.max_points:g}" for c in r.cells), f"{r.score:g}/{r.max_score:g}",
-             r.status, f"{r.wall_seconds:.0f} s", f"{r.peak_memory_mb:.0f} MB", r.device or "-"]
+             r.status, f"{r.wall_seconds:.0f} s", f"{r.cpu_seconds:.0f} s", f"{r.peak_memory_mb:.0f} MB", r.device or "-"]
             for r in run.results]
     lines = [f"{run.assignment}: {len(run.results)} submissions"] + _align([header, *rows])
     lines += [f"  {r.student}: {r.status}: {r.reason}" for r in run.results if r.reason]

@@ -16,18 +16,23 @@ class CellScore:
 class SubmissionResult:
     student: str
     status: str
-    """'graded'; 'timed out' (graded, but the whole-notebook limit stopped it: cells that did not
-    run earn nothing); 'rejected' (preflight refused the files); 'failed' (nbgrader could not
+    """'graded'; 'timed out' (graded, but a wall-clock backstop stopped it, in its second run alone
+    after the batch too: cells that did not run earn nothing); 'rejected' (preflight refused the files); 'failed' (nbgrader could not
     grade it); 'refused' (over the submission limits: the points are the last graded submission's)."""
     reason: str = ""
     """Why it was not graded, or its flags joined; empty for a clean run."""
     cells: list[CellScore] = field(default_factory=list)
     """Points per graded cell in notebook order (all zero unless graded)."""
     flags: list[str] = field(default_factory=list)
-    """What the grader noticed for an instructor to look at: a limit that stopped the notebook,
-    a test that passed in the kernel but left no evidence the grader's judge can read."""
+    """What the grader noticed for an instructor to look at: every limit the run hit (CPU time,
+    wall clock, memory, processes) with the figure measured, a test that passed in the kernel but
+    left no evidence the grader's judge can read, a second run after a wall-clock backstop."""
     wall_seconds: float = 0.0
     """Time to execute and score the notebook."""
+    cpu_seconds: float = 0.0
+    """CPU time of the notebook's run (every process of it together)."""
+    stopped_by_wall_clock: bool = False
+    """A wall-clock backstop stopped the run (the whole notebook's, or a cell's)."""
     peak_memory_mb: float = 0.0
     """Peak resident memory of the kernel (largest process of the grading run)."""
     device: str = ""

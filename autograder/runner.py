@@ -3,26 +3,41 @@
 The sandbox shows this one file of the grader (it imports nothing of the grader's). It runs with
 the student's rights, so nothing it writes is trusted: the grader takes only the
 outputs from OUTPUT and checks that the cells are the ones it sent. It saves OUTPUT after every
-cell, so a run killed at the wall-clock or memory limit still shows which cells ran.
+cell, so a run killed at a limit still shows which cells ran.
+
+Each cell is limited by the CPU time the kernel's processes spend on it (a busy machine slows a
+cell down but does not make it use more CPU), with a wall clock only as a generous backstop for
+a cell that waits instead of computing. The whole notebook is limited the same way, from outside
+the sandbox (`autograder.execution`).
 """
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import threading
 
 import nbformat
+import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 STOPPED = "StoppedByLimit"
-"""ename of the error output put on the cell that stopped the run."""
+"""ename of the error output put on the cell that a limit stopped (CPU time, memory)."""
+STOPPED_BY_WALL_CLOCK = "StoppedByWallClock"
+"""ename of the error output put on a cell stopped by the wall-clock backstop: the grader
+regrades such a submission once more on its own, since a busy machine can be the cause."""
+CPU_POLL_S = 0.5
+"""How often the kernel's CPU time is measured while a cell runs."""
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("notebook")
     parser.add_argument("output")
-    parser.add_argument("--cell-timeout", type=float, required=True)
+    parser.add_argument("--cell-cpu", type=float, required=True, help="CPU seconds per cell")
+    parser.add_argument("--cell-timeout", type=float, required=True, help="wall-clock backstop per cell, seconds")
     parser.add_argument("--cell-output-bytes", type=int, required=True)
     args = parser.parse_args(argv)
     notebook = nbformat.read(args.notebook, as_version=4)
@@ -38,10 +53,16 @@ def main(argv=None) -> int:
         with client.setup_kernel():
             for index, cell in enumerate(notebook.cells):
                 try:
-                    client.execute_cell(cell, index)
+                    with CellCpuLimit(args.cell_cpu) as cpu:
+                        client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    return _stop(notebook, cell, args, f"this cell ran past the {args.cell_timeout:g} s per-cell limit")
+                    return _stop(notebook, cell, args, f"this cell ran past the {args.cell_timeout:g} s per-cell "
+                                 "wall-clock backstop (it waited rather than computed, or the machine was very busy)",
+                                 STOPPED_BY_WALL_CLOCK)
                 except DeadKernelError:
+                    if cpu.exceeded:
+                        return _stop(notebook, cell, args, f"this cell used {cpu.used:.0f} s of CPU time, past "
+                                     f"the {args.cell_cpu:g} s per-cell limit")
                     return _stop(notebook, cell, args, "the kernel died while running this cell "
                                  "(it exited, or was killed at the memory limit)")
     except DeadKernelError:  # the kernel died outside a cell (while shutting down)
@@ -50,8 +71,49 @@ def main(argv=None) -> int:
     return 0
 
 
-def _stop(notebook, cell, args, reason: str) -> int:
-    cell.outputs.append(nbformat.v4.new_output("error", ename=STOPPED, evalue=reason, traceback=[f"{STOPPED}: {reason}"]))
+def kernel_cpu_seconds() -> float:
+    """CPU time of this runner's descendants (the kernel and what it started), those alive and
+    those they waited for."""
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        for process in psutil.Process(os.getpid()).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+class CellCpuLimit(threading.Thread):
+    """While one cell runs: kills the kernel's processes once they have used ``limit_s`` of CPU
+    time since the cell started (nbclient then reports a dead kernel)."""
+
+    def __init__(self, limit_s: float):
+        super().__init__(daemon=True)
+        self.limit_s, self.used, self.exceeded = limit_s, 0.0, False
+        self._start = kernel_cpu_seconds()
+        self._done = threading.Event()
+
+    def __enter__(self) -> "CellCpuLimit":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(CPU_POLL_S):
+            self.used = max(self.used, kernel_cpu_seconds() - self._start)
+            if self.used > self.limit_s:
+                self.exceeded = True
+                for process in psutil.Process(os.getpid()).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        process.kill()
+                return
+
+
+def _stop(notebook, cell, args, reason: str, ename: str = STOPPED) -> int:
+    cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=reason, traceback=[f"{ename}: {reason}"]))
     cell.execution_count = cell.execution_count or 0
     nbformat.write(notebook, args.output)
     return 0

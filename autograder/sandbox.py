@@ -12,7 +12,8 @@ the notebook runner (never the grader's code), the course data less its held-out
 | memory | a cgroup (v1, or v2 under /sys/fs/cgroup/autograder) | a delegated cgroup v2 group, else a watchdog on the run's resident memory |
 | processes | a pids cgroup | a delegated pids cgroup, else RLIMIT_NPROC in the user namespace |
 | file size | RLIMIT_FSIZE | RLIMIT_FSIZE |
-| wall clock | the whole notebook here, each cell in `autograder.runner` | the same |
+| CPU time | the whole run: its cgroup's count (else the process tree's times); each cell: `autograder.runner` | the same |
+| wall clock (a backstop) | the whole notebook here, each cell in `autograder.runner` | the same |
 """
 
 import functools
@@ -20,8 +21,6 @@ import glob
 import os
 import re
 import resource
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import autograder
 from . import cgroups, runner
 from .data import data_dir
 from .errors import CourseError
-from .execution import ProcessOutcome, grading_environment, run_limited
+from .execution import CPU_POLL_S, ProcessOutcome, find_program, grading_environment, run_limited, run_program
 
 UNPRIVILEGED_ID = 65534
 """uid and gid the notebook runs as (`nobody`/`nogroup` on Debian)."""
@@ -47,10 +46,22 @@ WATCHDOG_INTERVAL_S = 0.2
 
 @dataclass(frozen=True)
 class Limits:
-    notebook_timeout_s: float = 1800
-    """Wall clock for the whole notebook."""
-    cell_timeout_s: float = 600
-    """Wall clock for one cell."""
+    """What one notebook's run may use. Time is limited in CPU seconds, which a busy grading
+    machine does not inflate, with the kernel's threads capped so that the same notebook uses about
+    the same CPU time on a 2-core and a 64-core grader; the wall clock is only a backstop for a
+    notebook that waits instead of computing (a run it stops is graded once more, alone)."""
+
+    notebook_cpu_s: float = 2400
+    """CPU time of the whole run (every process together; the slowest reference notebook uses ~560 s)."""
+    cell_cpu_s: float = 1200
+    """CPU time of one cell (the heaviest reference cell uses ~360 s)."""
+    kernel_threads: int = 2
+    """Threads the kernel's math libraries (TensorFlow, OpenBLAS, OpenMP) use: CPU time per notebook
+    then grows with the work, not with the grader's cores."""
+    notebook_timeout_s: float = 5400
+    """Wall-clock backstop for the whole notebook."""
+    cell_timeout_s: float = 2400
+    """Wall-clock backstop for one cell (4x its CPU limit spread over ``kernel_threads``)."""
     memory_mb: int = 8192
     """Memory of every process of the run together (the largest reference notebook peaks at ~1.7 GB)."""
     processes: int = 1024
@@ -100,13 +111,21 @@ def _machine() -> _Machine:
 
 
 def _probe_bubblewrap() -> tuple[str, str]:
-    """(ROOT or USER_NAMESPACE, "") where bubblewrap isolates here, else ("", why)."""
-    if not shutil.which("bwrap"):
-        return "", "bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
+    """(ROOT or USER_NAMESPACE, "") where bubblewrap isolates here, else ("", why): a program it
+    needs that cannot run (`execution.program_problem` says why), or namespaces it cannot create."""
+    _, missing = find_program("bwrap")
+    if missing:
+        return "", f"bubblewrap is not available ({missing}): sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
     mode = ROOT if os.geteuid() == 0 else USER_NAMESPACE
-    if mode == ROOT and not shutil.which("setpriv"):
-        return "", "setpriv is missing (it drops the notebook to uid 65534): sudo apt-get install util-linux"
-    probe = subprocess.run(["bwrap", *_namespaces(mode), "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
+    needed = {"setpriv": "it drops the notebook to uid 65534"} if mode == ROOT else {}
+    needed["prlimit"] = "it sets the process limit where no pids cgroup counts processes"
+    for program, why in needed.items():
+        _, missing = find_program(program)
+        if missing:
+            return "", f"{program} is not available ({missing}; {why}): sudo apt-get install util-linux"
+    probe, missing = run_program(["bwrap", *_namespaces(mode), "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
+    if probe is None:
+        return "", f"bubblewrap is not available ({missing})"
     if probe.returncode != 0:
         problem = f"bubblewrap cannot create its namespaces here ({probe.stderr.strip()})"
         if mode == USER_NAMESPACE:
@@ -118,7 +137,8 @@ def _probe_bubblewrap() -> tuple[str, str]:
 
 @functools.cache
 def _bubblewrap_help() -> str:
-    return subprocess.run(["bwrap", "--help"], capture_output=True, text=True).stdout
+    helped, _ = run_program(["bwrap", "--help"], capture_output=True, text=True)
+    return helped.stdout if helped else ""
 
 
 def _namespaces(mode: str) -> list[str]:
@@ -131,7 +151,8 @@ def _namespaces(mode: str) -> list[str]:
 
 @functools.cache
 def _bubblewrap_version() -> str:
-    return subprocess.run(["bwrap", "--version"], capture_output=True, text=True).stdout.strip().removeprefix("bubblewrap ")
+    answered, missing = run_program(["bwrap", "--version"], capture_output=True, text=True)
+    return answered.stdout.strip().removeprefix("bubblewrap ") if answered else f"(version unknown: {missing})"
 
 
 def protections() -> list[Protection]:
@@ -163,9 +184,17 @@ def protections() -> list[Protection]:
                                machine.cgroups_problem)
     else:
         processes = Protection("process limit", "", machine.isolation_problem)
+    if groups and groups.version == 2:
+        cpu_count = "its cgroup v2 group's cpu.stat"
+    elif groups and cgroups.V1_ACCOUNTING in groups.bases:
+        cpu_count = f"its group in {groups.bases[cgroups.V1_ACCOUNTING]}"
+    else:
+        cpu_count = "its process tree's CPU times"
     return [isolation, user, memory, processes,
             Protection("file-size limit", "RLIMIT_FSIZE"),
-            Protection("wall clock", "the whole notebook (the grader) and each cell (the runner)")]
+            Protection("CPU time", f"the whole notebook ({cpu_count}, checked every {CPU_POLL_S:g} s) and each cell "
+                       f"(the kernel's CPU times, in the runner); math libraries capped at the configured threads"),
+            Protection("wall clock (backstop)", "the whole notebook (the grader) and each cell (the runner)")]
 
 
 def missing_protections() -> list[str]:
@@ -196,14 +225,16 @@ def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: P
                 os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
             command = _bubblewrap(folder, data_view, machine.isolation) + _inside(machine.isolation, group, limits) + command
         outcome = run_limited(command, cwd=folder, log_path=log_path, timeout_s=limits.notebook_timeout_s,
-                              env=_environment(Path(SANDBOX_FOLDER) if machine.isolation else folder),
+                              env=_environment(Path(SANDBOX_FOLDER) if machine.isolation else folder, limits),
                               preexec_fn=lambda: _enter(group, limits),
                               memory_limit_mb=None if group.limits("memory") else limits.memory_mb,
-                              watchdog_interval_s=WATCHDOG_INTERVAL_S)
+                              watchdog_interval_s=WATCHDOG_INTERVAL_S, cpu_limit_s=limits.notebook_cpu_s,
+                              cpu_seconds=group.cpu_seconds if group.counts_cpu() else None)
         return SandboxOutcome(
             outcome.exit_code, outcome.timed_out, outcome.wall_seconds,
             group.peak_memory_mb() or outcome.peak_memory_mb,
             memory_exceeded=outcome.memory_exceeded or group.memory_exceeded(),
+            cpu_seconds=outcome.cpu_seconds, cpu_exceeded=outcome.cpu_exceeded,
             process_limit_hit=group.process_limit_hit())
 
 
@@ -267,14 +298,21 @@ def gpu_devices(visible: str | None = None) -> list[str]:
     return [device for device in devices if device in gpus or (gpus and not re.fullmatch(r"/dev/nvidia\d+", device))]
 
 
-def _environment(folder: Path) -> dict:
-    """A small environment: no grader secrets, a writable HOME, TensorFlow's logging off."""
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS")
+"""What caps the threads of TensorFlow's, OpenMP's and the BLAS libraries' thread pools."""
+
+
+def _environment(folder: Path, limits: Limits) -> dict:
+    """A small environment: no grader secrets, a writable HOME, TensorFlow's logging off, the
+    kernel's math libraries capped at ``limits.kernel_threads``."""
     inherited = grading_environment()
     env = {name: inherited[name] for name in ("PATH", "LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS",
                                               "COURSE_DATA_DIR", "CUDA_VISIBLE_DEVICES") if name in inherited}
     env.update(HOME=str(folder / ".home"), TMPDIR="/tmp", MPLCONFIGDIR=str(folder / ".home"),
                JUPYTER_RUNTIME_DIR=str(folder / ".home" / "runtime"), COURSE_DATA_DIR=str(data_dir()),
                PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
+    env.update(dict.fromkeys(THREAD_VARIABLES, str(limits.kernel_threads)))
     return env
 
 

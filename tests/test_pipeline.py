@@ -1,6 +1,7 @@
 """build, grade and validate on a tiny course (no model training)."""
 
 import csv
+import re
 
 import nbformat
 import pytest
@@ -142,21 +143,30 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
     submit(tiny_course, "bob", answered(tiny_course, "def add(a, b):\n    return a - b"))
     submit(tiny_course, "cat", text="{ not json")
     submit(tiny_course, "dan", answered(tiny_course, "while True:\n    pass"))
+    submit(tiny_course, "eve", answered(tiny_course, "import time\ntime.sleep(3600)"))
     gradebook = tmp_path / "elsewhere" / "gradebook.db"
     gradebook.parent.mkdir()
+    limits = Limits(cell_cpu_s=10, notebook_timeout_s=40)
     run = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", db_url=f"sqlite:///{gradebook}",
-                         limits=Limits(notebook_timeout_s=45))
+                         limits=limits)
 
     by_student = {r.student: r for r in run.results}
-    assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan"]
+    assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan", "eve"]
     assert {c.grade_id: c.points for c in by_student["ann"].cells} == {
         "test_add_visible": 1, "test_add_hidden": 2, "test_tensorflow_noise": 1}, "TensorFlow's stderr costs nothing"
     assert by_student["bob"].status == "graded" and by_student["bob"].score == 0
     assert (by_student["cat"].status, by_student["cat"].reason) == (
         "rejected", "00_tiny.ipynb is not valid notebook JSON: Expecting property name enclosed in double quotes "
                     "at line 1, column 3 (was the file cut short or edited by hand?)")
-    assert (by_student["dan"].status, by_student["dan"].reason) == ("timed out", "the notebook ran past its 45 s limit")
-    assert 40 < by_student["dan"].wall_seconds < 60
+    dan, eve = by_student["dan"], by_student["eve"]
+    assert dan.status == "graded" and dan.score == 0
+    assert re.fullmatch(r"add: this cell used 1\d s of CPU time, past the 10 s per-cell limit", dan.reason)
+    assert dan.cpu_seconds >= limits.cell_cpu_s, "an infinite loop is stopped by CPU time, not by the wall clock"
+    # A sleeping notebook uses no CPU time: the wall-clock backstop stops it, and it is graded once more, alone.
+    assert eve.status == "timed out" and eve.score == 0
+    assert eve.flags == ["the notebook ran past its 40 s wall-clock backstop (it had used %.0f s of CPU time)"
+                         % eve.cpu_seconds, pipeline.REGRADED_ALONE]
+    assert 40 <= eve.wall_seconds < 60 and eve.cpu_seconds < 20
     assert gradebook.exists() and not (tmp_path / "grading" / "gradebook.db").exists(), "the --db-url gradebook is used"
 
     ann = by_student["ann"]
@@ -168,7 +178,8 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
         rows = list(csv.DictReader(stream))
     assert [(r["student"], r["status"], r["score"], r["max_score"]) for r in rows] == [
         ("ann", "graded", "4", "4"), ("bob", "graded", "0", "4"), ("cat", "rejected", "0", "4"),
-        ("dan", "timed out", "0", "4")]
+        ("dan", "graded", "0", "4"), ("eve", "timed out", "0", "4")]
+    assert [r["flags"] for r in rows] == ["", "", "", dan.reason, " | ".join(eve.flags)]
 
 
 @pytest.mark.slow
