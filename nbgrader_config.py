@@ -40,8 +40,24 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Graded cells a student deleted come back from the gradebook.
 c.OverwriteCells.add_missing_cells = True
-# Per-cell limit; `autograder grade --timeout` limits the whole notebook.
-c.SandboxedExecute.cell_timeout_s = 600
+# Limits of each notebook's run (autograder/sandbox.py, `Limits`). Time is CPU time: every process
+# of the run together, so a busy grading machine slows a notebook down without costing it points.
+# The kernel's math libraries (TensorFlow, OpenMP, OpenBLAS) run on kernel_threads threads, so a
+# notebook uses about the same CPU time on a 2-core and a 64-core grader. Measured on 2 cores: the
+# heaviest reference notebook (07) uses ~560 s of CPU time in all and ~360 s in its training cell.
+c.SandboxedExecute.notebook_cpu_s = 2400  # CPU seconds for the whole notebook
+c.SandboxedExecute.cell_cpu_s = 1200      # CPU seconds for one cell (an infinite loop stops here)
+c.SandboxedExecute.kernel_threads = 2
+# Wall-clock backstops, for a notebook that waits instead of computing (a sleep, a blocked read). A
+# run they stop is flagged and graded once more, alone, after the batch. `autograder grade --timeout`
+# overrides the notebook's.
+c.SandboxedExecute.notebook_timeout_s = 5400
+c.SandboxedExecute.cell_timeout_s = 2400
+# Memory of the whole run (the kernel is killed past it), processes and threads, and the largest file
+# it may write.
+c.SandboxedExecute.memory_mb = 8192
+c.SandboxedExecute.processes = 1024
+c.SandboxedExecute.file_bytes = 256 * 2**20
 # Assignments whose notebooks run only on workers with a GPU (one notebook per GPU at a time);
 # every assignment of this course trains in minutes on a CPU.
 c.Dispatch.gpu_assignments = []

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import nbformat
 import psutil
@@ -55,6 +56,8 @@ def main(argv=None) -> int:
                 try:
                     with CellCpuLimit(args.cell_cpu) as cpu:
                         client.execute_cell(cell, index)
+                    if cell.cell_type == "code":  # for the run's log: what each cell cost
+                        print(f"cell {index + 1}: {cpu.used:.1f} s of CPU time, {cpu.wall_seconds:.1f} s", flush=True)
                 except CellTimeoutError:
                     return _stop(notebook, cell, args, f"this cell ran past the {args.cell_timeout:g} s per-cell "
                                  "wall-clock backstop (it waited rather than computed, or the machine was very busy)",
@@ -89,8 +92,8 @@ class CellCpuLimit(threading.Thread):
 
     def __init__(self, limit_s: float):
         super().__init__(daemon=True)
-        self.limit_s, self.used, self.exceeded = limit_s, 0.0, False
-        self._start = kernel_cpu_seconds()
+        self.limit_s, self.used, self.exceeded, self.wall_seconds = limit_s, 0.0, False, 0.0
+        self._start, self._started = kernel_cpu_seconds(), time.monotonic()
         self._done = threading.Event()
 
     def __enter__(self) -> "CellCpuLimit":
@@ -100,6 +103,8 @@ class CellCpuLimit(threading.Thread):
     def __exit__(self, *exc_info) -> None:
         self._done.set()
         self.join()
+        self.used = max(self.used, kernel_cpu_seconds() - self._start)
+        self.wall_seconds = time.monotonic() - self._started
 
     def run(self) -> None:
         while not self._done.wait(CPU_POLL_S):

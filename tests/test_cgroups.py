@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cgroups
-from autograder.execution import run_limited
+from autograder.execution import CPU_POLL_S, run_limited
 from autograder.sandbox import Limits
 from conftest import report_figures
 
@@ -131,6 +131,44 @@ def test_the_memory_watchdog_leaves_a_run_under_the_limit_alone(tmp_path):
     outcome = run_limited([sys.executable, "-c", "print(len(bytearray(10 * 2**20)))"], cwd=tmp_path,
                           log_path=tmp_path / "log", timeout_s=60, memory_limit_mb=300, watchdog_interval_s=0.05)
     assert (outcome.exit_code, outcome.memory_exceeded) == (0, False)
+
+
+# Two busy processes started by a parent that then waits for them: CPU time spent across the tree.
+BUSY_TREE = ("import subprocess, sys\n"
+             "loops = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(2)]\n"
+             "[loop.wait() for loop in loops]")
+
+
+def test_a_run_is_stopped_by_the_cpu_time_of_its_whole_process_tree(tmp_path):
+    outcome = run_limited([sys.executable, "-c", BUSY_TREE], cwd=tmp_path, log_path=tmp_path / "log", timeout_s=60,
+                          cpu_limit_s=3)
+    assert outcome.cpu_exceeded and not outcome.timed_out and outcome.exit_code == -9
+    assert 3 <= outcome.cpu_seconds < 3 + 2 * 2 * CPU_POLL_S, "measured once a second over two busy processes"
+
+
+def test_a_waiting_run_uses_no_cpu_time_and_is_stopped_by_the_wall_clock_backstop(tmp_path):
+    outcome = run_limited([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path, log_path=tmp_path / "log",
+                          timeout_s=2, cpu_limit_s=1)
+    assert outcome.timed_out and not outcome.cpu_exceeded and outcome.cpu_seconds < 1
+
+
+def test_the_cpu_time_of_processes_that_ended_is_counted(tmp_path):
+    script = "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import time\\nt = time.process_time()\\nwhile time.process_time() - t < 1.5: pass'])"
+    outcome = run_limited([sys.executable, "-c", script], cwd=tmp_path, log_path=tmp_path / "log", timeout_s=60)
+    assert outcome.exit_code == 0 and outcome.cpu_seconds >= 1.5
+
+
+def test_a_v1_cpuacct_group_counts_the_run_s_cpu_time(tmp_path):
+    group = cgroups.RunGroup(1, {"cpuacct": tmp_path})
+    (tmp_path / "cpuacct.usage").write_text("2500000000\n")
+    assert group.counts_cpu() and group.cpu_seconds() == 2.5
+    assert not cgroups.RunGroup(1, {"memory": tmp_path}).counts_cpu()
+
+
+def test_a_v2_group_counts_the_run_s_cpu_time_in_cpu_stat(tmp_path):
+    (tmp_path / "cpu.stat").write_text("usage_usec 1750000\nuser_usec 1500000\nsystem_usec 250000\n")
+    group = cgroups.RunGroup(2, {"memory": tmp_path, "pids": tmp_path})
+    assert group.counts_cpu() and group.cpu_seconds() == 1.75
 
 
 V2_ROOT = Path("/sys/fs/cgroup")

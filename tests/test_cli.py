@@ -1,8 +1,12 @@
 """The `autograder` command: what users type and what they read back."""
 
+from pathlib import Path
+
 import pytest
 
 from autograder.cli import main
+from autograder.demo import sample_problems
+from autograder.results import CellScore, GradingRun, SubmissionResult
 
 
 def test_help_lists_every_command(capsys):
@@ -67,3 +71,44 @@ def test_an_export_before_any_roster_says_how_to_import_one(tmp_path, capsys, mo
     assert main(["export", "--format", "canvas"]) == 1
     assert capsys.readouterr().err == (f"error: no roster in {tmp_path}: import the LMS's roster first "
                                        "(autograder roster import FILE)\n")
+
+
+def _demo_run(**scores) -> GradingRun:
+    """A demo's grading run of a 4-point assignment: {sample: (status, points)}."""
+    results = [SubmissionResult(student.replace("_", "-"), status, "", [CellScore("test_a", points, 4)])
+               for student, (status, points) in scores.items()]
+    return GradingRun("01_regression_baselines", Path("demo"), results, Path("demo/grades.csv"))
+
+
+HONEST_DEMO = dict(reference=("graded", 4), untouched=("graded", 0), half_done=("graded", 2), broken=("rejected", 0))
+
+
+def test_the_demo_exits_0_when_every_sample_shows_what_it_is_there_to_show(monkeypatch, capsys):
+    monkeypatch.setattr("autograder.api.demo", lambda **arguments: [_demo_run(**HONEST_DEMO)])
+    assert main(["demo", "01"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("sample, grade, why", [
+    ("reference", ("graded", 3), "the reference sample should earn full marks without a flag, but it is graded with "
+                                 "3/4 (lost: test_a 3/4)"),
+    ("reference", ("timed out", 4), "the reference sample should earn full marks without a flag, but it is timed out "
+                                    "with 4/4"),
+    ("untouched", ("graded", 1), "the untouched sample should earn nothing, but it is graded with 1/4"),
+    ("half_done", ("graded", 4), "the half-done sample should earn some points but not all, but it is graded with 4/4"),
+    ("broken", ("graded", 0), "the broken sample should be rejected, but it is graded with 0/4"),
+])
+def test_the_demo_exits_1_naming_the_sample_whose_grade_is_wrong(monkeypatch, capsys, sample, grade, why):
+    run = _demo_run(**(HONEST_DEMO | {sample: grade}))
+    monkeypatch.setattr("autograder.api.demo", lambda **arguments: [run])
+    assert main(["demo", "01"]) == 1
+    assert capsys.readouterr().err == f"demo failed: 01_regression_baselines: {why}\n"
+
+
+def test_a_flagged_reference_fails_the_demo_even_with_full_marks():
+    run = _demo_run(**HONEST_DEMO)
+    run.results[0].flags.append("cell 12: this cell ran past the 600 s per-cell wall-clock backstop")
+    run.results[0].reason = run.results[0].flags[0]
+    assert sample_problems(run) == [
+        "01_regression_baselines: the reference sample should earn full marks without a flag, but it is graded with "
+        "4/4: cell 12: this cell ran past the 600 s per-cell wall-clock backstop"]

@@ -111,7 +111,8 @@ def graded_by_an_ordinary_user(ordinary_user):
     workspace = ordinary_user.folder("hostile")
     course = build_course(workspace / "course")
     with open(course.root / "nbgrader_config.py", "a") as config:
-        config.write(f"c.SandboxedExecute.cell_timeout_s = {LIMITS.cell_timeout_s}\n"
+        config.write(f"c.SandboxedExecute.cell_cpu_s = {LIMITS.cell_cpu_s}\n"
+                     f"c.SandboxedExecute.cell_timeout_s = {LIMITS.cell_timeout_s}\n"
                      f"c.SandboxedExecute.processes = {LIMITS.processes}\n")
     for name in ATTACKS_ON_THE_SANDBOX:
         folder = workspace / "submitted" / name / ASSIGNMENT
@@ -139,8 +140,8 @@ def test_an_ordinary_user_s_sandbox_holds_against_the_same_attacks(graded_by_an_
     assert "found: []" in text["reads-source-gradebook-and-other-submissions"]
     assert "gradebooks reachable: []" in text["writes-to-the-gradebook"]
     assert "network: [Errno 101] Network is unreachable" in text["opens-a-network-connection"]
-    assert f"ran past the {LIMITS.cell_timeout_s:g} s per-cell limit" in text["infinite-loop"], (
-        "the course's c.SandboxedExecute.cell_timeout_s")
+    assert f"s of CPU time, past the {LIMITS.cell_cpu_s:g} s per-cell limit" in text["infinite-loop"], (
+        "the course's c.SandboxedExecute.cell_cpu_s")
     assert "the kernel died while running this cell" in text["memory-bomb"]
     assert "memory limit" in rows["memory-bomb"]["reason"]
     assert "[output cut: this cell wrote more than 1,000,000 bytes]" in text["floods-100-mb-of-output"]
