@@ -54,8 +54,8 @@ def grade(assignment: str, submissions, db_url: str | None = None, output=None,
           allow_missing_limits: bool = False, regrade: bool = False, workers: int = 1, cluster=None,
           course_root=None) -> GradingRun:
     """Autograde ``submissions/<student>/<assignment>/``, each notebook sandboxed under limits
-    (the course's limits, with ``timeout_s`` for the whole notebook and ``memory_mb`` where given;
-    refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
+    (the course's, with ``timeout_s`` as the notebook's wall-clock backstop and ``memory_mb``
+    where given; refused where a limit cannot be enforced, unless ``allow_missing_limits``) on ``workers``
     local processes, or on an existing Dask cluster (``cluster``: its scheduler's address or a
     connected ``distributed.Client``); write grades.csv
     and HTML feedback into ``output`` (default: grading/<assignment>/ in the course folder). A

@@ -3,8 +3,11 @@
 import argparse
 import sys
 
-from . import api, reports
 from .errors import CourseKitError
+from .log import stderr_to_log, warnings_to_log
+
+with stderr_to_log():  # TensorFlow's C++ start-up lines (the judges import it) go to the log file
+    from . import api, demo as samples, dispatch, reports
 
 
 def main(argv=None) -> int:
@@ -39,7 +42,7 @@ def main(argv=None) -> int:
     grade.add_argument("--submissions", required=True, help="the submitted/ folder")
     grade.add_argument("--db-url", dest="db_url", help="gradebook SQLAlchemy URL (default: SQLite in the output)")
     grade.add_argument("--output", help="folder for autograded notebooks, feedback and grades.csv")
-    grade.add_argument("--timeout", dest="timeout_s", type=float, help="wall-clock seconds per notebook")
+    grade.add_argument("--timeout", dest="timeout_s", type=float, help="wall-clock backstop per notebook, seconds (its limit is CPU time: c.SandboxedExecute.notebook_cpu_s)")
     grade.add_argument("--memory-mb", dest="memory_mb", type=int, help="memory limit per notebook")
     _allow_missing_limits(grade)
     grade.add_argument("--regrade", action="store_true", help="regrade students already graded into this output")
@@ -81,6 +84,7 @@ def main(argv=None) -> int:
 
     arguments = vars(parser.parse_args(argv))
     command = arguments.pop("command")
+    warnings_to_log()
     try:
         return COMMANDS[command](**arguments)
     except CourseKitError as error:
@@ -154,9 +158,13 @@ def _report(**arguments) -> int:
 
 
 def _demo(**arguments) -> int:
+    problems = []
     for run in api.demo(**arguments):
         print(reports.grading_table(run), end="\n\n")
-    return 0
+        problems += samples.sample_problems(run)
+    for problem in problems:
+        print(f"demo failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _roster(roster_command, **arguments) -> int:
@@ -188,6 +196,7 @@ def _similarity(top: int = 10, **arguments) -> int:
 def _doctor(**arguments) -> int:
     places = api.doctor(**arguments)
     print(reports.protections_table(places))
+    print(dispatch.describe_gpus())
     return 0 if all(protection.enforced for found in places.values() for protection in found) else 1
 
 
