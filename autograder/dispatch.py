@@ -73,7 +73,10 @@ def execute_submission(student: str, runs: dict[str, dict[str, bytes]], limits: 
                        allow_missing_limits: bool) -> dict[str, Execution]:
     """On a worker: execute each notebook of ``runs`` ({name: its prepared run folder's files})
     in the sandbox under ``limits``, one after the other, in a scratch folder of this machine."""
-    from .nbgrader_plugins import EXECUTED, execute_run  # imported where it works: nbgrader is heavy
+    from .log import stderr_to_log
+
+    with stderr_to_log():  # imported where it works (nbgrader is heavy); TensorFlow's start-up lines to the log
+        from .nbgrader_plugins import EXECUTED, execute_run
 
     require_protections(allow_missing_limits, where=f"worker {worker_name()}")
     _announce(student)

@@ -2,7 +2,7 @@
 (`coursekit.errors`), so one ``except CourseKitError`` catches any kit error:
 
 CourseKitError                  root (coursekit.errors)
-├── DatasetError, ...           the data folder (coursekit.errors)
+├── DatasetError, ...           the data folder and its archives (coursekit.errors)
 ├── HiddenInputsMissing         a hidden test ran outside a grading run (coursekit.errors)
 └── AutograderError             the grader's own errors
     ├── CourseError             the course folder is missing or malformed
@@ -15,7 +15,7 @@ Check failures inside notebooks are plain ``AssertionError``s: nbgrader scores t
 
 from coursekit.errors import (
     CourseKitError, DatasetCorruptError, DatasetError, DatasetNotFoundError, DatasetUnavailableError,
-    DatasetWithheldError, HiddenInputsMissing,
+    DatasetWithheldError, HiddenInputsMissing, UnsafeArchiveError,
 )
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "DatasetCorruptError",
     "DatasetUnavailableError",
     "DatasetWithheldError",
+    "UnsafeArchiveError",
     "HiddenInputsMissing",
     "AutograderError",
     "CourseError",

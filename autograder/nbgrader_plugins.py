@@ -246,7 +246,8 @@ def _limits_hit(execution: Execution, limits: Limits) -> tuple[list[str], str]:
         stop_reason = (f"the notebook ran past its {limits.notebook_timeout_s:g} s wall-clock backstop "
                        f"(it had used {execution.cpu_seconds:.0f} s of CPU time)")
     elif execution.memory_exceeded:
-        stop_reason = f"the kernel was killed at the {limits.memory_mb} MB memory limit"
+        stop_reason = (f"the kernel was killed at the {limits.memory_mb} MB memory limit (the run held "
+                       f"{execution.peak_memory_mb:.0f} MB at its peak)")
     if execution.cpu_exceeded or execution.timed_out or execution.memory_exceeded:
         flags.append(stop_reason)
     if execution.process_limit_hit:

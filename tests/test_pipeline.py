@@ -167,6 +167,9 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
     assert eve.flags == ["the notebook ran past its 40 s wall-clock backstop (it had used %.0f s of CPU time)"
                          % eve.cpu_seconds, pipeline.REGRADED_ALONE]
     assert 40 <= eve.wall_seconds < 60 and eve.cpu_seconds < 20
+    # The student's feedback says which limit stopped the run, and what was measured.
+    assert "s of CPU time, past the 10 s per-cell limit" in (dan.feedback / f"{TINY}.html").read_text()
+    assert "ran past its 40 s wall-clock backstop" in (eve.feedback / f"{TINY}.html").read_text()
     assert gradebook.exists() and not (tmp_path / "grading" / "gradebook.db").exists(), "the --db-url gradebook is used"
 
     ann = by_student["ann"]

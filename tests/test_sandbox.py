@@ -117,7 +117,8 @@ def test_an_ordinary_user_without_cgroups_still_has_every_limit_and_is_told_how_
 
 
 def test_without_bubblewrap_the_doctor_names_what_is_missing_and_the_command_that_fixes_it(monkeypatch, capsys):
-    missing = "bubblewrap is not installed: sudo apt-get install bubblewrap (Fedora: sudo dnf install bubblewrap)"
+    missing = ("bubblewrap is not available (bwrap: not found on PATH): sudo apt-get install bubblewrap (Fedora: sudo "
+               "dnf install bubblewrap)")
     monkeypatch.setattr(sandbox, "_machine", lambda: sandbox._Machine("", missing, None, "no cgroups"))
     assert main(["doctor"]) == 1
     printed = capsys.readouterr().out
@@ -170,3 +171,9 @@ def test_a_notebook_sees_only_the_gpus_its_worker_owns(monkeypatch):
     assert sandbox.gpu_devices("1") == ["/dev/nvidia-uvm", "/dev/nvidia1", "/dev/nvidiactl"]
     assert sandbox.gpu_devices("") == [], "a CPU worker's notebooks see no GPU"
     assert sandbox.gpu_devices("GPU-5f1c") == sorted(present), "UUIDs cannot be matched to device files"
+
+
+def test_the_kernel_s_math_libraries_run_on_the_configured_threads(tmp_path):
+    """CPU time then grows with a notebook's work, not with the grader's cores."""
+    env = sandbox._environment(tmp_path, Limits(kernel_threads=3))
+    assert {name: env[name] for name in sandbox.THREAD_VARIABLES} == dict.fromkeys(sandbox.THREAD_VARIABLES, "3")

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coursekit.archives import safe_extract
 from coursekit.data import loaders
 from coursekit.data.loaders import (
     AMES_FILE, ENRON_FILES, ENRON_HELD_OUT, FLOWER_ARCHIVE, FLOWER_CLASSES, FLOWER_PHOTOS, FLOWERS_HELD_OUT_FOLDER,
@@ -137,7 +138,7 @@ def _unpacked(archive: Path) -> Path:
     if not unpacked.exists():
         def unpack(target: Path) -> None:
             with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(target, filter="data")
+                safe_extract(tar, target)
         _publish(archive.parent, unpacked.name, unpack)
     return unpacked / Path(FLOWER_PHOTOS).name
 

@@ -5,7 +5,8 @@ CourseKitError                  root: catch this to handle any kit error
 │   ├── DatasetNotFoundError    a data file is missing from the course data folder
 │   ├── DatasetCorruptError     a data file's sha256 differs from the manifest
 │   ├── DatasetUnavailableError no source (mirror or URL) can provide a file
-│   └── DatasetWithheldError    held-out data that students' notebooks may not read
+│   ├── DatasetWithheldError    held-out data that students' notebooks may not read
+│   └── UnsafeArchiveError      an archive member would land outside its folder, or is a device file
 ├── HiddenInputsMissing         a hidden test ran outside a grading run (no inputs were handed to it)
 └── AutograderError             the grader's own errors (autograder.errors)
 
@@ -19,6 +20,7 @@ __all__ = [
     "DatasetCorruptError",
     "DatasetUnavailableError",
     "DatasetWithheldError",
+    "UnsafeArchiveError",
     "HiddenInputsMissing",
 ]
 
@@ -57,6 +59,18 @@ class DatasetUnavailableError(DatasetError):
 class DatasetWithheldError(DatasetError):
     def __init__(self, what):
         super().__init__(f"{what} is withheld from students' notebooks: the grader measures the model on it")
+
+
+class UnsafeArchiveError(DatasetError):
+    """A member of ``archive`` that extracting would write outside its destination folder (an
+    absolute name, ``..``, a link out of it), or a device file or FIFO (`coursekit.archives`)."""
+
+    def __init__(self, archive, member, reason):
+        self.archive, self.member, self.reason = archive, member, reason
+        super().__init__(f"refusing to extract {archive}: its member {member!r} {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.archive, self.member, self.reason)
 
 
 class HiddenInputsMissing(CourseKitError):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..archives import safe_extract
 from ..errors import DatasetWithheldError
 from .store import data_dir, data_path, labels_withheld
 
@@ -283,7 +284,7 @@ def flower_photos_dir() -> Path:
     folder = data_dir() / FLOWER_PHOTOS
     if not (folder / "LICENSE.txt").exists():
         with tarfile.open(data_path(FLOWER_ARCHIVE), "r:gz") as tar:
-            tar.extractall(folder.parent, filter="data")
+            safe_extract(tar, folder.parent)
     return folder
 
 

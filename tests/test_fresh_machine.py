@@ -1,0 +1,190 @@
+"""Does the kit work for a new user of a fresh Debian machine? As an ordinary user the test creates,
+in a login shell (so with the distribution's own `/usr/bin/python3`, Debian 12's 3.11.2, not CI's),
+the instructor's path: clone the repository, README's set-up, `make demo`; then the students' path:
+a fresh virtual environment from the release bundle alone, `coursekit data fetch` from the students'
+mirror, every loader of `coursekit.data`, and assignment 1 executed."""
+
+import csv
+import os
+import pwd
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, report_figures, skip_or_fail
+
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
+USER = "kit-newcomer"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+ASSIGNMENT = "01_regression_baselines"
+
+
+class Newcomer:
+    """A user who has never run the kit: a home of their own, nothing installed."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.home = Path(pwd.getpwnam(name).pw_dir)
+
+    def run(self, script: str, timeout_s: float = 1200) -> subprocess.CompletedProcess:
+        """``script`` in the user's login shell (`su - user`), from their home."""
+        return subprocess.run(["runuser", "--login", self.name, "--command", script], capture_output=True, text=True,
+                              timeout=timeout_s, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def newcomer():
+    if os.geteuid() != 0:
+        skip_or_fail("creating an ordinary user needs root")
+    if not SYSTEM_PYTHON.exists():
+        skip_or_fail(f"this machine has no distribution Python at {SYSTEM_PYTHON}")
+    subprocess.run(["userdel", "--remove", USER], capture_output=True)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True, capture_output=True)
+    try:
+        yield Newcomer(USER)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True)
+        subprocess.run(["userdel", "--remove", USER], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def repository(newcomer):
+    """A copy of this repository's committed state that anyone may clone (the checkout itself may
+    lie where an ordinary user cannot pass, as under /root)."""
+    folder = Path(tempfile.mkdtemp(prefix="kit-origin-"))
+    subprocess.run(["git", "clone", "--quiet", "--bare", "--no-local", str(REPO), str(folder / "kit.git")], check=True)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    folder.chmod(0o755)
+    yield folder / "kit.git"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mirror(newcomer):
+    mirror = os.environ.get("COURSE_DATA_MIRROR")
+    if not mirror:
+        pytest.fail("COURSE_DATA_MIRROR must name the course data mirror (.ci/run sets it)", pytrace=False)
+    readable = newcomer.run(f"test -r {shlex.quote(mirror)}/SHA256SUMS")
+    if readable.returncode != 0:
+        pytest.fail(f"{USER} cannot read the course data mirror {mirror}", pytrace=False)
+    return mirror
+
+
+@pytest.fixture(scope="module")
+def instructor(newcomer, repository, mirror):
+    """README's set-up in a fresh clone, then `make demo`: (the clone, set-up's output, demo's output)."""
+    started = time.monotonic()
+    setup = newcomer.run(f"python3 --version && command -v python3 && git clone --quiet {repository} kit && cd kit "
+                         f"&& make setup COURSE_DATA_MIRROR={shlex.quote(mirror)}")
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    set_up = time.monotonic()
+    demo = newcomer.run("cd kit && make demo")
+    report_figures(f"fresh machine as {USER}: clone and `make setup` {set_up - started:.0f} s (downloads included), "
+                   f"`make demo` {time.monotonic() - set_up:.0f} s")
+    return newcomer.home / "kit", setup, demo
+
+
+def test_the_login_shell_s_python3_is_the_distribution_s(instructor):
+    _, setup, _ = instructor
+    version, location = setup.stdout.splitlines()[:2]
+    expected = subprocess.run([str(SYSTEM_PYTHON), "--version"], capture_output=True, text=True).stdout.strip()
+    assert (version, location) == (expected, str(SYSTEM_PYTHON))
+    report_figures(f"fresh machine: README's set-up and `make demo` as {USER} with {location} ({version})")
+
+
+def test_make_demo_exits_0_with_the_reference_at_full_marks_and_the_untouched_version_at_0(instructor):
+    clone, _, demo = instructor
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    with open(clone / "demo" / ASSIGNMENT / "grading" / "grades.csv") as stream:
+        rows = {row["student"]: row for row in csv.DictReader(stream)}
+    assert {student: (row["status"], row["score"], row["flags"]) for student, row in rows.items()} == {
+        "broken": ("rejected", "0", ""), "half-done": ("graded", "7", ""), "reference": ("graded", "14", ""),
+        "untouched": ("graded", "0", "")}
+    report_figures(f"make demo as {USER}: reference {rows['reference']['wall_seconds']} s "
+                   f"({rows['reference']['cpu_seconds']} s of CPU time)")
+
+
+def test_the_demo_shows_the_kit_s_lines_and_sends_library_warnings_to_the_log(instructor):
+    clone, _, demo = instructor
+    assert "SAWarning" not in demo.stdout + demo.stderr and "oneDNN" not in demo.stdout + demo.stderr
+    assert [line for line in demo.stderr.splitlines() if line.strip()] == [], demo.stderr
+
+
+# --- the students' path: the release bundle alone ---------------------------------------------------
+
+LOAD_EVERY_DATASET = """
+import coursekit.data as d
+from coursekit.errors import DatasetWithheldError
+shapes = {
+    "mnist": d.load_mnist("train")[0].shape, "mnist test labels": d.load_mnist("test")[1],
+    "fashion": d.load_fashion_mnist("train")[0].shape, "imdb": len(d.load_imdb_reviews("train")[0]),
+    "imdb test": len(d.load_imdb_reviews("test")[0]), "word index": len(d.load_imdb_word_index()),
+    "shakespeare": len(d.load_shakespeare("train")), "enron": len(d.load_enron_spam("train")),
+    "enron test": len(d.load_enron_spam("test")), "ames": d.load_ames("train").shape,
+    "ames test prices": int(d.load_ames("test")["SalePrice"].notna().sum()),
+    "california": d.load_california_housing().shape, "kaggle": d.load_kaggle_house_prices().shape,
+    "flowers": len(d.load_flower_photos("train")[0]), "flowers test": len(d.load_flower_photos("test")[0]),
+    "mobilenet": d.load_mobilenet_v2_base(96).output_shape,
+}
+try:
+    d.load_shakespeare("test")
+except DatasetWithheldError:
+    shapes["shakespeare test"] = "withheld"
+print(shapes)
+"""
+
+RUN_NOTEBOOK = """
+import sys, nbformat
+from nbclient import NotebookClient
+notebook = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(notebook, timeout=600, allow_errors=True, kernel_name="python3").execute()
+errors = [f"{o.ename}: {o.evalue}" for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+          if o.output_type == "error"]
+printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+print({"errors": errors, "target": "Target: MLP RMSE below $31,500" in printed})
+"""
+
+
+@pytest.fixture(scope="module")
+def student(newcomer, instructor):
+    """The bundle and students' data released by the instructor, then a student's set-up from them
+    alone: (the student's environment, what set-up printed)."""
+    setup = newcomer.run(
+        "set -e; cd kit && .venv/bin/autograder release --output ~/bundle --data-mirror ~/students-data "
+        "--data-url file://$HOME/students-data >/dev/null; cd ~ && python3 -m venv student-env "
+        "&& student-env/bin/pip install --quiet -r bundle/requirements.txt nbclient==0.11.0 "
+        "&& COURSE_DATA_DIR=~/student-data student-env/bin/coursekit data fetch --mirror ~/students-data")
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    return newcomer.home / "student-env", setup
+
+
+def test_a_student_loads_every_dataset_without_its_held_out_answers(newcomer, student):
+    env, _ = student
+    (newcomer.home / "load.py").write_text(LOAD_EVERY_DATASET)
+    loaded = newcomer.run(f"COURSE_DATA_DIR=~/student-data {env}/bin/python load.py")
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    shapes = eval(loaded.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+    assert shapes == {
+        "mnist": (60000, 28, 28), "mnist test labels": None, "fashion": (60000, 28, 28), "imdb": 25000,
+        "imdb test": 25000, "word index": 88584, "shakespeare": 1003855, "enron": 27078, "enron test": 6637,
+        "ames": (2352, 82), "ames test prices": 0, "california": (20640, 10), "kaggle": (1460, 81), "flowers": 800,
+        "flowers test": 200, "mobilenet": (None, 3, 3, 1280), "shakespeare test": "withheld"}
+
+
+def test_a_student_runs_assignment_1_and_every_visible_check_passes(newcomer, instructor, student):
+    clone, _, _ = instructor
+    env, _ = student
+    work = newcomer.home / "work"
+    subprocess.run(["runuser", "-u", USER, "--", "mkdir", "-p", str(work)], check=True)
+    subprocess.run(["runuser", "-u", USER, "--", "cp", str(clone / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                    str(work)], check=True)
+    (newcomer.home / "run_notebook.py").write_text(RUN_NOTEBOOK)
+    ran = newcomer.run(f"cd work && COURSE_DATA_DIR=~/student-data {env}/bin/python ~/run_notebook.py {ASSIGNMENT}.ipynb")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.strip().splitlines()[-1] == str({"errors": [], "target": True})
