@@ -93,7 +93,7 @@ class CellCpuLimit(threading.Thread):
     def __init__(self, limit_s: float):
         super().__init__(daemon=True)
         self.limit_s, self.used, self.exceeded, self.wall_seconds = limit_s, 0.0, False, 0.0
-        self._start, self._started = kernel_cpu_seconds(), time.monotonic()
+        self._cpu_at_start, self._wall_at_start = kernel_cpu_seconds(), time.monotonic()
         self._done = threading.Event()
 
     def __enter__(self) -> "CellCpuLimit":
@@ -103,12 +103,12 @@ class CellCpuLimit(threading.Thread):
     def __exit__(self, *exc_info) -> None:
         self._done.set()
         self.join()
-        self.used = max(self.used, kernel_cpu_seconds() - self._start)
-        self.wall_seconds = time.monotonic() - self._started
+        self.used = max(self.used, kernel_cpu_seconds() - self._cpu_at_start)
+        self.wall_seconds = time.monotonic() - self._wall_at_start
 
     def run(self) -> None:
         while not self._done.wait(CPU_POLL_S):
-            self.used = max(self.used, kernel_cpu_seconds() - self._start)
+            self.used = max(self.used, kernel_cpu_seconds() - self._cpu_at_start)
             if self.used > self.limit_s:
                 self.exceeded = True
                 for process in psutil.Process(os.getpid()).children(recursive=True):

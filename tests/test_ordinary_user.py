@@ -18,7 +18,6 @@ import pytest
 
 from autograder import data
 from conftest import REPO, report_figures, skip_or_fail
-from notebooks.harness import run_demo
 from test_hostile_submissions import EXPECTED, HOSTILE, LIMITS, _outputs_in, daemons_left
 from make_fixtures import ASSIGNMENT, build_course
 
@@ -84,17 +83,6 @@ def test_the_doctor_finds_every_limit_for_an_ordinary_user(ordinary_user):
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert doctor.stdout.startswith("this machine: grades untrusted notebooks")
     assert "bubblewrap" in doctor.stdout and "in a user namespace" in doctor.stdout
-
-
-def test_an_ordinary_user_s_demo_grades_the_sample_submissions_with_exact_scores(ordinary_user):
-    """`make demo` without root, on assignment 1."""
-    rows, output, folder = run_demo("01_regression_baselines", ordinary_user)
-    assert {student: (row["status"], row["score"]) for student, row in rows.items()} == {
-        "broken": ("rejected", "0"), "half-done": ("graded", "7"),
-        "reference": ("graded", "14"), "untouched": ("graded", "0")}
-    assert "broken: rejected: 01_regression_baselines.ipynb is not valid notebook JSON" in output
-    for student in ("reference", "half-done", "untouched"):
-        assert (folder / "01_regression_baselines" / "grading" / "feedback" / student).is_dir()
 
 
 # The attacks on the sandbox and its limits, graded by an ordinary user with `autograder grade`.

@@ -85,13 +85,14 @@ def grading_view(folder: Path | None = None) -> dict[str, Path]:
 
 def student_data(folder: Path | None = None) -> dict[str, Path]:
     """{path inside the data folder: file}: the course data files students get, the files of the
-    grading view (`grading_view`) that are course data (in `MANIFEST`) or stand-ins for it."""
-    known = {entry.path for entry in MANIFEST} | {stand_in.shown_as for stand_in in STAND_INS} | {WITHHELD_MARKER}
+    grading view (`grading_view`) that are course data (in `MANIFEST`) or stand-ins for it (every
+    file of a stand-in folder: Enron's held-out emails without their labels too)."""
+    course, stand_ins = {entry.path for entry in MANIFEST}, {stand_in.shown_as for stand_in in STAND_INS} | {WITHHELD_MARKER}
     files = {}
     for relpath, path in grading_view(folder).items():
         entries = [(relpath, path)] if path.is_file() else [
             (f"{relpath}/{inner.relative_to(path).as_posix()}", inner) for inner in sorted(path.rglob("*")) if inner.is_file()]
-        files.update((name, file) for name, file in entries if name in known)
+        files.update((name, file) for name, file in entries if relpath in stand_ins or name in course)
     return dict(sorted(files.items()))
 
 

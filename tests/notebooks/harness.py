@@ -26,12 +26,10 @@ its wrong solutions and a different correct one.
 
 import ast
 import contextlib
-import csv
 import hashlib
 import re
 import secrets
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,15 +264,3 @@ class AssignmentSuite:
         shutil.copytree(self.course.release_dir / self.assignment, tmp_path / "submitted" / "untouched" / self.assignment)
         [result] = pipeline.grade(self.course, self.assignment, tmp_path / "submitted", tmp_path / "grading").results
         assert (result.status, result.score, result.max_score) == ("graded", 0, sum(self.max_points.values()))
-
-
-def run_demo(assignment: str, user) -> tuple[dict[str, dict[str, str]], str, Path]:
-    """`autograder demo ASSIGNMENT` as ``user`` (an `OrdinaryUser`) runs it: grades.csv rows by
-    student, stdout, and the demo's folder."""
-    output = user.folder("demo")
-    completed = user.run(sys.executable, "-m", "autograder.cli", "demo", assignment, "--output", str(output),
-                         cwd=Path(__file__).resolve().parents[2])
-    assert completed.returncode == 0, completed.stderr
-    [grades] = output.glob("*/grading/grades.csv")
-    with open(grades) as stream:
-        return {row["student"]: row for row in csv.DictReader(stream)}, completed.stdout, output
