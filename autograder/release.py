@@ -1,16 +1,20 @@
 """release: what students get, and a scan that proves it holds nothing they must not have.
 
 The bundle holds the student notebooks (`assignments/`, as `build` generates them), the students'
-wheel (`student/`, built with the manifest of the students' data written into it), pinned
-requirements and a README; beside it, optionally, the students' data mirror (the course data
-without the held-out answers, `data.student_data`), which the instructor publishes for
-``coursekit data fetch``. Everything written is scanned (`scan`) for hidden-test source, solution
-code, the grader's code (judges, reference implementations, hidden-input generators) and held-out
-answers; a release with any of them is refused.
+wheel (`student/`, built with the manifest of the students' data written into it; it declares
+version ranges), requirements files (two pinning the versions the thresholds were calibrated with,
+as the instructor's kit pins them, and one for Colab that keeps the platform's own builds) and a
+README; beside it, optionally, the students' data mirror (the course data without the held-out
+answers, `data.student_data`), which the instructor publishes for ``coursekit data fetch``.
+Everything written is scanned (`scan`) for hidden-test source, solution code, the grader's code
+(judges, reference implementations, hidden-input generators) and held-out answers; a release with
+any of them is refused.
 """
 
 import dataclasses
+import email.parser
 import hashlib
+import importlib.metadata
 import json
 import re
 import shutil
@@ -99,13 +103,73 @@ def _enable_package_data(pyproject: Path) -> None:
                          encoding="utf-8")
 
 
+GRADER_DISTRIBUTION = "keras-course-kit"
+"""The instructor's distribution (the repository root's pyproject.toml): its exact pins are the versions the
+thresholds were calibrated with, and what requirements.txt and requirements-gpu.txt pin."""
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^]]*\])?\s*([^;]*?)\s*(?:;\s*(.*))?$")
+_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
+
+
+def _requirement(text: str) -> tuple[str, str, str, str | None]:
+    """(normalised name, extras, version specifier, extra it belongs to) of a Requires-Dist line."""
+    name, extras, specifier, marker = _REQUIREMENT.match(text).groups()
+    extra = _EXTRA.search(marker or "")
+    return re.sub(r"[-_.]+", "-", name).lower(), extras or "", specifier.strip("() "), extra and extra.group(1)
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The Requires-Dist lines of ``wheel``'s metadata."""
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        text = archive.read(metadata).decode("utf-8")
+    return email.parser.Parser().parsestr(text).get_all("Requires-Dist") or []
+
+
+def calibrated_pins(wheel: Path, extra: str | None) -> list[str]:
+    """The exact versions of what ``wheel`` (with ``extra``) requires, as the instructor's kit pins them: the
+    students' wheel declares ranges (a platform's own builds are kept), the bundle's requirements the ends the
+    thresholds were calibrated at."""
+    try:
+        grader = importlib.metadata.requires(GRADER_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ReleaseError(f"the instructor's kit ({GRADER_DISTRIBUTION}) is not installed, and its pins are what the "
+                           "bundle's requirements pin: pip install -e ./student -e '.[cpu]'") from None
+    pins = {}
+    for text in grader:
+        name, extras, specifier, _ = _requirement(text)
+        if specifier.startswith("==") and "," not in specifier:
+            pins[name] = f"{name}{extras}{specifier}"
+    chosen = []
+    for text in wheel_requirements(wheel):
+        name, _, specifier, belongs_to = _requirement(text)
+        if belongs_to not in (None, extra):
+            continue
+        if name not in pins:
+            raise ReleaseError(f"the students' wheel requires {name} ({specifier or 'any version'}), but the instructor's "
+                               f"kit ({GRADER_DISTRIBUTION}, pyproject.toml) pins no exact version of it for requirements.txt")
+        chosen.append(pins[name])
+    return chosen
+
+
+CALIBRATED = "# The Keras course's packages at the versions its thresholds were calibrated with (the grader's own)"
+REQUIREMENTS = {
+    "requirements.txt": ("cpu", f"{CALIBRATED};\n# TensorFlow's CPU build."),
+    "requirements-gpu.txt": ("gpu", f"{CALIBRATED};\n# TensorFlow's NVIDIA GPU build (Linux)."),
+    "requirements-colab.txt": (None, "# The Keras course's package alone, for Colab or a hub that has TensorFlow: it installs no\n"
+                                     "# TensorFlow, and the wheel's version ranges keep the platform's own Keras, NumPy, pandas\n"
+                                     "# and matplotlib where they lie in them."),
+}
+"""Each requirements file of the bundle: the wheel's extra (whose calibrated versions it pins), and its header."""
+
+
 def _write_requirements(bundle: Path, wheel: Path) -> None:
     name, version = wheel.name.split("-")[:2]
     distribution = name.replace("_", "-")
-    header = ("# The Keras course's packages, pinned as its thresholds were calibrated (the wheel pins the rest).\n"
-              "# Install from this folder: pip install -r {file}\n--find-links wheels\n")
-    for file, extra in (("requirements.txt", "[cpu]"), ("requirements-gpu.txt", "[gpu]"), ("requirements-colab.txt", "")):
-        (bundle / file).write_text(header.format(file=file) + f"{distribution}{extra}=={version}\n", encoding="utf-8")
+    for file, (extra, header) in REQUIREMENTS.items():
+        pins = calibrated_pins(wheel, extra) if extra else []
+        lines = [header, f"# Install from this folder: pip install -r {file}", *pins, "--find-links wheels",
+                 f"{distribution}{f'[{extra}]' if extra else ''}=={version}"]
+        (bundle / file).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _write_data_mirror(files: dict[str, Path], manifest, mirror: Path) -> Path:
@@ -250,7 +314,7 @@ def scan(paths, forbidden: Forbidden) -> list[str]:
 STUDENT_README = """# {title}: the student bundle
 
 This folder is everything you need for the course's graded notebooks: {count} assignments, the
-course's Python package (`{wheel}`: the data loaders and the checks the notebooks run), the pinned
+course's Python package (`{wheel}`: the data loaders and the checks the notebooks run), the
 requirements, and this README. The course data comes separately, from your instructor's mirror
 (about 130 MB): the training data, and the held-out inputs without their answers (your models are
 graded on those by the instructor's grader, which keeps the answers).
@@ -274,6 +338,10 @@ coursekit data fetch --mirror {data_url}
 jupyter lab
 ```
 
+`requirements.txt` installs the versions the course's thresholds were calibrated with; the package
+itself accepts a range of versions of each (calibrated at both ends), so an environment that
+already has them keeps its own.
+
 The data goes to `~/course-data`; set `COURSE_DATA_DIR` to keep it elsewhere (set it again before
 starting Jupyter). `coursekit data verify` checks every file's sha256.
 
@@ -286,6 +354,10 @@ Assignments tab (nbgrader) and start. Otherwise, in a terminal on the hub:
 pip install --user -r requirements.txt
 coursekit data fetch --mirror {data_url}
 ```
+
+If the hub already has TensorFlow (2.18 or newer), install `requirements-colab.txt` instead: it
+keeps the hub's own TensorFlow, and its Keras, NumPy, pandas and matplotlib where they lie in the
+package's ranges.
 
 (For the hub's administrator: `pip install -r requirements.txt` into the user image, and fill one
 read-only data folder for everyone with `COURSE_DATA_DIR=/srv/course-data coursekit data fetch
@@ -301,8 +373,9 @@ in a first cell:
 !coursekit data fetch --mirror {data_url}
 ```
 
-Colab's own TensorFlow is used (`requirements-colab.txt` installs no other one). Colab forgets
-everything when the session ends: run the cell again in a new session.
+Colab's own TensorFlow, Keras, NumPy, pandas and matplotlib are used (the package accepts ranges
+of them; `requirements-colab.txt` installs no TensorFlow either). Colab forgets everything when the
+session ends: run the cell again in a new session.
 
 ## Handing in
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.course import Course
 from conftest import REPO, report_figures, skip_or_fail
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -151,10 +152,16 @@ import sys, nbformat
 from nbclient import NotebookClient
 notebook = nbformat.read(sys.argv[1], as_version=4)
 NotebookClient(notebook, timeout=600, allow_errors=True, kernel_name="python3").execute()
-errors = [f"{o.ename}: {o.evalue}" for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-          if o.output_type == "error"]
+errors = {c.metadata.get("nbgrader", {}).get("grade_id", str(n)): f"{o.ename}: {o.evalue}"
+          for n, c in enumerate(notebook.cells) if c.cell_type == "code" for o in c.outputs if o.output_type == "error"}
 printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
 print({"errors": errors, "target": "Target: MLP RMSE below $31,500" in printed})
+"""
+
+WHERE_IS_EVERYTHING = """
+import importlib.util, coursekit, coursekit.data as d
+print({"grader": importlib.util.find_spec("autograder") is not None, "coursekit": coursekit.__file__,
+       "withheld": d.labels_withheld()})
 """
 
 
@@ -184,14 +191,40 @@ def test_a_student_loads_every_dataset_without_its_held_out_answers(newcomer, st
         "flowers test": 200, "mobilenet": (None, 3, 3, 1280), "shakespeare test": "withheld"}
 
 
+def test_the_student_s_environment_holds_the_students_package_and_not_the_grader(newcomer, student):
+    env, _ = student
+    (newcomer.home / "where.py").write_text(WHERE_IS_EVERYTHING)
+    found = newcomer.run(f"COURSE_DATA_DIR=~/student-data {env}/bin/python where.py")
+    assert found.returncode == 0, found.stderr[-3000:]
+    where = eval(found.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+    assert (where["grader"], where["withheld"]) == (False, True)
+    assert Path(where["coursekit"]).is_relative_to(env), "coursekit comes from the bundle's wheel, not the clone"
+
+
+def run_in_student_env(newcomer, student, notebook: Path) -> dict:
+    """``notebook`` executed in the student's environment: {"errors": {grade id or cell: error}, "target": ...}."""
+    env, _ = student
+    work = newcomer.home / "work" / notebook.parent.name
+    subprocess.run(["runuser", "-u", USER, "--", "mkdir", "-p", str(work)], check=True)
+    subprocess.run(["runuser", "-u", USER, "--", "cp", str(notebook), str(work)], check=True)
+    (newcomer.home / "run_notebook.py").write_text(RUN_NOTEBOOK)
+    ran = newcomer.run(f"cd {work} && COURSE_DATA_DIR=~/student-data {env}/bin/python ~/run_notebook.py {notebook.name}")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return eval(ran.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+
+
 def test_a_student_runs_assignment_1_and_every_visible_check_passes(newcomer, instructor, student):
     clone, _, _ = instructor
-    env, _ = student
-    work = newcomer.home / "work"
-    subprocess.run(["runuser", "-u", USER, "--", "mkdir", "-p", str(work)], check=True)
-    subprocess.run(["runuser", "-u", USER, "--", "cp", str(clone / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                    str(work)], check=True)
-    (newcomer.home / "run_notebook.py").write_text(RUN_NOTEBOOK)
-    ran = newcomer.run(f"cd work && COURSE_DATA_DIR=~/student-data {env}/bin/python ~/run_notebook.py {ASSIGNMENT}.ipynb")
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    assert ran.stdout.strip().splitlines()[-1] == str({"errors": [], "target": True})
+    ran = run_in_student_env(newcomer, student, clone / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    assert ran == {"errors": {}, "target": True}
+
+
+def test_the_untouched_notebook_s_visible_checks_say_what_to_write(newcomer, instructor, student):
+    clone, _, _ = instructor
+    errors = run_in_student_env(newcomer, student, clone / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")["errors"]
+    for grade_id, function in {"test_split": "split_train_validation", "test_metrics": "mean_absolute_error"}.items():
+        assert errors[grade_id] == (f"AssertionError: {function} is not written yet: replace `raise NotImplementedError()` "
+                                    "under `# YOUR CODE HERE` with your code")
+    graded = dict(Course.find(REPO).grade_cells(ASSIGNMENT))
+    assert not [grade_id for grade_id in errors if grade_id in graded and errors[grade_id].startswith("NotImplementedError")], (
+        "a visible check shows a bare NotImplementedError instead of saying what to write")

@@ -37,6 +37,9 @@ ASSIGNMENT = "02_mnist_dropout"
 #   gap without dropout minus gap with dropout (train accuracy on the 1,000 images minus test accuracy):
 #                   seed 0: 0.0115  seed 1: 0.0104  seed 2: 0.0147  seed 3: 0.0152  seed 4: 0.0155
 #   (plain gaps 0.113-0.117, dropout gaps 0.100-0.105)
+# Low end of the students' ranges (keras 3.8.0, tensorflow-cpu 2.18.0, numpy 2.0.0, pandas 2.2.2,
+# matplotlib 3.8.4; student/pyproject.toml), `tools/calibrate.py 02 --seeds 0` (2-core CPU, 2026-12-07):
+#   test accuracy: seed 0: 0.9809   gap reduction: seed 0: 0.0164 (plain gap 0.1157, dropout gap 0.0993)
 # Accuracy: worst run minus 0.2 points, above the 0.975 floor of the assignment's brief.
 TEST_ACCURACY_THRESHOLD = 0.976
 # Gap: worst run minus about half a point; dropout must narrow the gap by more than this.

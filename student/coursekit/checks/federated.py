@@ -40,6 +40,9 @@ ASSIGNMENT = "06_federated_spam"
 #   federated:    seed 0: 0.9763  seed 1: 0.9780  seed 2: 0.9777  seed 3: 0.9759  seed 4: 0.9768
 #   centralised:  seed 0: 0.9833  seed 1: 0.9836  seed 2: 0.9842  seed 3: 0.9840  seed 4: 0.9813
 #   centralised minus federated: 0.0069 / 0.0056 / 0.0065 / 0.0081 / 0.0045
+# Low end of the students' ranges (keras 3.8.0, tensorflow-cpu 2.18.0, numpy 2.0.0, pandas 2.2.2,
+# matplotlib 3.8.4; student/pyproject.toml), `tools/calibrate.py 06 --seeds 0` (2-core CPU, 2026-12-07):
+#   federated: seed 0: 0.9763   centralised: seed 0: 0.9833   centralised minus federated: 0.0069
 # Each threshold is the worst run minus 0.006, the margin the worst gap plus 0.007. With SGD at
 # 1.0 one seed's centralised model ended at 0.965 (a bad last step), hence the smaller rate.
 FEDERATED_ACCURACY_THRESHOLD = 0.970
