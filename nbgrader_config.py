@@ -44,7 +44,8 @@ c.OverwriteCells.add_missing_cells = True
 # of the run together, so a busy grading machine slows a notebook down without costing it points.
 # The kernel's math libraries (TensorFlow, OpenMP, OpenBLAS) run on kernel_threads threads, so a
 # notebook uses about the same CPU time on a 2-core and a 64-core grader. Measured on 2 cores: the
-# heaviest reference notebook (07) uses ~560 s of CPU time in all and ~360 s in its training cell.
+# heaviest reference notebooks use ~330 s (05) and ~290 s (07) of CPU time in all, and ~250 s (05)
+# in their heaviest cell, so the limits leave a slower correct solution 4-7 times the reference's.
 c.SandboxedExecute.notebook_cpu_s = 2400  # CPU seconds for the whole notebook
 c.SandboxedExecute.cell_cpu_s = 1200      # CPU seconds for one cell (an infinite loop stops here)
 c.SandboxedExecute.kernel_threads = 2

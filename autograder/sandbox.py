@@ -52,9 +52,9 @@ class Limits:
     notebook that waits instead of computing (a run it stops is graded once more, alone)."""
 
     notebook_cpu_s: float = 2400
-    """CPU time of the whole run (every process together; the slowest reference notebook uses ~560 s)."""
+    """CPU time of the whole run (every process together; the heaviest reference notebook uses ~330 s)."""
     cell_cpu_s: float = 1200
-    """CPU time of one cell (the heaviest reference cell uses ~360 s)."""
+    """CPU time of one cell (the heaviest reference cell uses ~250 s)."""
     kernel_threads: int = 2
     """Threads the kernel's math libraries (TensorFlow, OpenBLAS, OpenMP) use: CPU time per notebook
     then grows with the work, not with the grader's cores."""
