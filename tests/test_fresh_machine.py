@@ -178,13 +178,17 @@ def student(newcomer, instructor):
     return newcomer.home / "student-env", setup
 
 
-def test_a_student_loads_every_dataset_without_its_held_out_answers(newcomer, student):
+def in_student_env(newcomer, student, script: str, *arguments: str, cwd: str = "~"):
+    """What ``script`` printed last (a Python literal), run with the student's Python and data."""
     env, _ = student
-    (newcomer.home / "load.py").write_text(LOAD_EVERY_DATASET)
-    loaded = newcomer.run(f"COURSE_DATA_DIR=~/student-data {env}/bin/python load.py")
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    shapes = eval(loaded.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
-    assert shapes == {
+    (newcomer.home / "script.py").write_text(script)
+    ran = newcomer.run(f"cd {cwd} && COURSE_DATA_DIR=~/student-data {env}/bin/python ~/script.py {' '.join(arguments)}")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return eval(ran.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+
+
+def test_a_student_loads_every_dataset_without_its_held_out_answers(newcomer, student):
+    assert in_student_env(newcomer, student, LOAD_EVERY_DATASET) == {
         "mnist": (60000, 28, 28), "mnist test labels": None, "fashion": (60000, 28, 28), "imdb": 25000,
         "imdb test": 25000, "word index": 88584, "shakespeare": 1003855, "enron": 27078, "enron test": 6637,
         "ames": (2352, 82), "ames test prices": 0, "california": (20640, 10), "kaggle": (1460, 81), "flowers": 800,
@@ -192,25 +196,17 @@ def test_a_student_loads_every_dataset_without_its_held_out_answers(newcomer, st
 
 
 def test_the_student_s_environment_holds_the_students_package_and_not_the_grader(newcomer, student):
-    env, _ = student
-    (newcomer.home / "where.py").write_text(WHERE_IS_EVERYTHING)
-    found = newcomer.run(f"COURSE_DATA_DIR=~/student-data {env}/bin/python where.py")
-    assert found.returncode == 0, found.stderr[-3000:]
-    where = eval(found.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+    where = in_student_env(newcomer, student, WHERE_IS_EVERYTHING)
     assert (where["grader"], where["withheld"]) == (False, True)
-    assert Path(where["coursekit"]).is_relative_to(env), "coursekit comes from the bundle's wheel, not the clone"
+    assert Path(where["coursekit"]).is_relative_to(student[0]), "coursekit comes from the bundle's wheel, not the clone"
 
 
 def run_in_student_env(newcomer, student, notebook: Path) -> dict:
     """``notebook`` executed in the student's environment: {"errors": {grade id or cell: error}, "target": ...}."""
-    env, _ = student
     work = newcomer.home / "work" / notebook.parent.name
     subprocess.run(["runuser", "-u", USER, "--", "mkdir", "-p", str(work)], check=True)
     subprocess.run(["runuser", "-u", USER, "--", "cp", str(notebook), str(work)], check=True)
-    (newcomer.home / "run_notebook.py").write_text(RUN_NOTEBOOK)
-    ran = newcomer.run(f"cd {work} && COURSE_DATA_DIR=~/student-data {env}/bin/python ~/run_notebook.py {notebook.name}")
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    return eval(ran.stdout.strip().splitlines()[-1])  # noqa: S307 (the test's own script printed it)
+    return in_student_env(newcomer, student, RUN_NOTEBOOK, notebook.name, cwd=str(work))
 
 
 def test_a_student_runs_assignment_1_and_every_visible_check_passes(newcomer, instructor, student):

@@ -22,10 +22,10 @@ HOSTILE = Path(__file__).parent / "files" / "hostile"
 sys.path.insert(0, str(HOSTILE))
 from make_fixtures import ASSIGNMENT, DAEMON_LOOP, build_course
 
-# A cell gets 30 s of CPU time: the guarded assignment's Keras cell trains in about 5 s alone; the
-# wall-clock backstops are far enough above it that CPU time stops every loop (the suite shares two
-# cores with another test process).
-LIMITS = Limits(cell_cpu_s=30, cell_timeout_s=120, notebook_timeout_s=300, memory_mb=1536, processes=256)
+# A cell gets 20 s of CPU time: the guarded assignment's Keras cell trains in about 5 s alone; the
+# wall-clock backstop is far enough above it that CPU time stops every loop even when the suite
+# shares two cores with another test process (a loop then gets a third of a core or more).
+LIMITS = Limits(cell_cpu_s=20, cell_timeout_s=75, notebook_timeout_s=300, memory_mb=1536, processes=256)
 FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
 HONEST_BEFORE_MODEL = 5  # mse and fit answered; the model cell never finishes
 
@@ -49,7 +49,9 @@ EXPECTED = {
     "ast-transformer-removes-asserts": (WRONG_ANSWERS, "graded"),
     "patched-numpy-allclose": (WRONG_ANSWERS, "graded"),
     "patched-keras-model-evaluate": (WRONG_ANSWERS, "graded"),
-    "patched-builtins": (0, "graded"),  # the patched max() breaks the kernel's own output thread
+    # The patched max() breaks the kernel's own output thread: the kernel hangs without computing, so
+    # the wall-clock backstop stops it, and it is graded once more, alone, after the batch.
+    "patched-builtins": (0, "timed out"),
     "lying-eq-result": (FULL - 2, "graded"),
     "forged-executed-notebook": (0, "graded"),
     "shadowing-numpy-py": (FULL, "graded"),
