@@ -37,7 +37,8 @@ def test_the_reference_keeps_full_marks_while_every_core_is_busy(tmp_path):
     with every_core_busy() as loops:
         run = pipeline.grade(course, ASSIGNMENT, tmp_path / "submitted", tmp_path / "grading")
     [result] = run.results
+    limits = pipeline.course_limits(course)
     report_figures(f"busy grader: {ASSIGNMENT} reference graded beside {loops} busy loops: "
-                   f"{result.score:g}/{result.max_score:g}, wall {result.wall_seconds:.0f} s, "
-                   f"CPU {result.cpu_seconds:.0f} s (limits: {run.results and 'course defaults'})")
+                   f"{result.score:g}/{result.max_score:g}, wall {result.wall_seconds:.0f} s, CPU {result.cpu_seconds:.0f} s "
+                   f"(limits: {limits.cell_cpu_s:g} CPU-s a cell, {limits.notebook_cpu_s:g} a notebook)")
     assert (result.status, result.score, result.flags) == ("graded", result.max_score, [])
