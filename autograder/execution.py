@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psutil
 
+from . import runner
+
 
 @dataclass(frozen=True)
 class ProcessOutcome:
@@ -46,10 +48,14 @@ def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: flo
         process = subprocess.Popen(command, cwd=cwd, env=env or grading_environment(),
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    preexec_fn=preexec_fn)
-        timer = threading.Timer(timeout_s, _kill_tree, (process.pid, timed_out))
+        def backstop() -> None:
+            timed_out.set()
+            _kill_tree(process.pid)
+
+        timer = threading.Timer(timeout_s, backstop)
         timer.start()
         watchdog = _MemoryWatchdog(process.pid, memory_limit_mb, watchdog_interval_s) if memory_limit_mb else None
-        cpu = _CpuLimit(cpu_seconds or functools.partial(tree_cpu_seconds, process.pid), cpu_limit_s, process.pid)
+        cpu = _CpuLimit(process.pid, cpu_seconds or functools.partial(tree_cpu_seconds, process.pid), cpu_limit_s)
         try:
             # wait4 rather than wait: it returns the resource usage of this child and of the
             # descendants it waited for (each process waits for its own: the whole tree).
@@ -71,100 +77,91 @@ CPU_POLL_S = 1.0
 """How often a run's CPU time is measured against its limit."""
 
 
-class _CpuLimit(threading.Thread):
-    """Measures a run's CPU time every CPU_POLL_S; past ``limit_s`` (if any), kills its tree."""
+class _Watch(threading.Thread):
+    """Measures a run's process tree every ``interval_s`` (`check`) until stopped."""
 
-    def __init__(self, measure: Callable[[], float], limit_s: float | None, pid: int):
+    def __init__(self, pid: int, interval_s: float):
         super().__init__(daemon=True)
-        self.measure, self.limit_s, self.pid = measure, limit_s, pid
-        self.used, self.exceeded = 0.0, False
-        self._stopped = threading.Event()
-        self.start()
-
-    def run(self) -> None:
-        while not self._stopped.wait(CPU_POLL_S):
-            self.used = max(self.used, self.measure())
-            if self.limit_s is not None and self.used > self.limit_s and not self.exceeded:
-                self.exceeded = True
-                _kill_tree(self.pid, threading.Event())
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join()
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` and its descendants: those alive, and those they waited for (a process
-    that ends before its parent waits for it is counted once the parent does)."""
-    try:
-        parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            times = process.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
-    return total
-
-
-class _MemoryWatchdog(threading.Thread):
-    """Measures a process tree's resident memory every ``interval_s``; over ``limit_mb``, kills its
-    largest process (a notebook's kernel), as a memory cgroup would. For machines where the
-    grader cannot make one (an ordinary user without a delegated cgroup v2 group)."""
-
-    def __init__(self, pid: int, limit_mb: float, interval_s: float):
-        super().__init__(daemon=True)
-        self.pid, self.limit_bytes, self.interval_s = pid, limit_mb * 2**20, interval_s
-        self.peak_mb, self.exceeded = 0.0, False
+        self.pid, self.interval_s, self.exceeded = pid, interval_s, False
         self._stopped = threading.Event()
         self.start()
 
     def run(self) -> None:
         while not self._stopped.wait(self.interval_s):
-            sizes = _resident_sizes(self.pid)
-            total = sum(sizes.values())
-            if total > self.limit_bytes:  # resident sizes count the pages forked processes share once each
-                sizes = {process: _proportional_size(process, size) for process, size in sizes.items()}
-                total = sum(sizes.values())
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-            if total > self.limit_bytes:
-                self.exceeded = True
-                with contextlib.suppress(psutil.Error):
-                    max(sizes, key=sizes.get).kill()
+            self.check()
+
+    def check(self) -> None:
+        raise NotImplementedError
 
     def stop(self) -> None:
         self._stopped.set()
         self.join()
 
 
-def _resident_sizes(pid: int) -> dict:
-    """{process: resident bytes} of ``pid`` and its descendants (those still there)."""
+class _CpuLimit(_Watch):
+    """Past ``limit_s`` of CPU time (if any), as ``measure`` counts it, kills the run's tree."""
+
+    def __init__(self, pid: int, measure: Callable[[], float], limit_s: float | None):
+        self.measure, self.limit_s, self.used = measure, limit_s, 0.0
+        super().__init__(pid, CPU_POLL_S)
+
+    def check(self) -> None:
+        self.used = max(self.used, self.measure())
+        if self.limit_s is not None and self.used > self.limit_s and not self.exceeded:
+            self.exceeded = True
+            _kill_tree(self.pid)
+
+
+class _MemoryWatchdog(_Watch):
+    """Over ``limit_mb`` of the tree's resident memory, kills its largest process (a notebook's
+    kernel), as a memory cgroup would. For machines where the grader cannot make one (an ordinary
+    user without a delegated cgroup v2 group)."""
+
+    def __init__(self, pid: int, limit_mb: float, interval_s: float):
+        self.limit_bytes, self.peak_mb = limit_mb * 2**20, 0.0
+        super().__init__(pid, interval_s)
+
+    def check(self) -> None:
+        sizes = _resident_sizes(self.pid)
+        total = sum(sizes.values())
+        if total > self.limit_bytes:  # resident sizes count the pages forked processes share once each
+            sizes = {process: _proportional_size(process, size) for process, size in sizes.items()}
+            total = sum(sizes.values())
+        self.peak_mb = max(self.peak_mb, total / 2**20)
+        if total > self.limit_bytes:
+            self.exceeded = True
+            with contextlib.suppress(psutil.Error):
+                max(sizes, key=sizes.get).kill()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and its descendants (none where it is gone)."""
     try:
         parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
+        return [parent, *parent.children(recursive=True)]
     except psutil.Error:
-        return {}
+        return []
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its descendants: those alive, and those they waited for (a process
+    that ends before its parent waits for it is counted once the parent does)."""
+    return runner.cpu_seconds(_tree(pid))
+
+
+def _resident_sizes(pid: int) -> dict:
+    """{process: resident bytes} of ``pid`` and its descendants (those still there)."""
     sizes = {}
-    for process in processes:
+    for process in _tree(pid):
         with contextlib.suppress(psutil.Error):
             sizes[process] = process.memory_info().rss
     return sizes
 
 
-def _kill_tree(pid: int, timed_out: threading.Event) -> None:
-    timed_out.set()
-    try:
-        parent = psutil.Process(pid)
-        processes = parent.children(recursive=True) + [parent]
-    except psutil.NoSuchProcess:
-        return
-    for process in processes:
-        try:
+def _kill_tree(pid: int) -> None:
+    for process in reversed(_tree(pid)):  # the descendants first
+        with contextlib.suppress(psutil.Error):
             process.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _proportional_size(process: psutil.Process, resident: int) -> int:

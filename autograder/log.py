@@ -11,18 +11,19 @@ from pathlib import Path
 
 
 def log_file() -> Path:
-    return Path(os.environ.get("AUTOGRADER_LOG") or Path.home() / ".cache" / "autograder" / "autograder.log")
+    """The log file, its folder made if missing."""
+    path = Path(os.environ.get("AUTOGRADER_LOG") or Path.home() / ".cache" / "autograder" / "autograder.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @contextlib.contextmanager
 def stderr_to_log():
     """While the block runs, whatever writes to file descriptor 2 (C++ libraries too) writes to the log file."""
-    path = log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(path, "ab") as log:
+        with open(log_file(), "ab") as log:
             os.dup2(log.fileno(), 2)
             yield
     finally:
@@ -34,7 +35,6 @@ def stderr_to_log():
 def warnings_to_log() -> None:
     """From now on, Python warnings are appended to the log file instead of shown."""
     path = log_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     def show(message, category, filename, lineno, file=None, line=None):
         with open(path, "a", encoding="utf-8") as log:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import autograder
 import coursekit
@@ -106,17 +108,6 @@ def _enable_package_data(pyproject: Path) -> None:
 GRADER_DISTRIBUTION = "keras-course-kit"
 """The instructor's distribution (the repository root's pyproject.toml): its exact pins are the versions the
 thresholds were calibrated with, and what requirements.txt and requirements-gpu.txt pin."""
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^]]*\])?\s*([^;]*?)\s*(?:;\s*(.*))?$")
-_EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
-
-
-def _requirement(text: str) -> tuple[str, str, str, str | None]:
-    """(normalised name, extras, version specifier, extra it belongs to) of a Requires-Dist line."""
-    name, extras, specifier, marker = _REQUIREMENT.match(text).groups()
-    extra = _EXTRA.search(marker or "")
-    return re.sub(r"[-_.]+", "-", name).lower(), extras or "", specifier.strip("() "), extra and extra.group(1)
-
-
 def wheel_requirements(wheel: Path) -> list[str]:
     """The Requires-Dist lines of ``wheel``'s metadata."""
     with zipfile.ZipFile(wheel) as archive:
@@ -136,17 +127,21 @@ def calibrated_pins(wheel: Path, extra: str | None) -> list[str]:
                            "bundle's requirements pin: pip install -e ./student -e '.[cpu]'") from None
     pins = {}
     for text in grader:
-        name, extras, specifier, _ = _requirement(text)
-        if specifier.startswith("==") and "," not in specifier:
-            pins[name] = f"{name}{extras}{specifier}"
+        requirement = Requirement(text)
+        [*specifiers] = requirement.specifier
+        if len(specifiers) == 1 and specifiers[0].operator == "==":
+            extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+            pins[canonicalize_name(requirement.name)] = f"{canonicalize_name(requirement.name)}{extras}=={specifiers[0].version}"
     chosen = []
     for text in wheel_requirements(wheel):
-        name, _, specifier, belongs_to = _requirement(text)
-        if belongs_to not in (None, extra):
+        requirement = Requirement(text)
+        if requirement.marker and not requirement.marker.evaluate({"extra": extra or ""}):
             continue
+        name = canonicalize_name(requirement.name)
         if name not in pins:
-            raise ReleaseError(f"the students' wheel requires {name} ({specifier or 'any version'}), but the instructor's "
-                               f"kit ({GRADER_DISTRIBUTION}, pyproject.toml) pins no exact version of it for requirements.txt")
+            raise ReleaseError(f"the students' wheel requires {name} ({requirement.specifier or 'any version'}), but the "
+                               f"instructor's kit ({GRADER_DISTRIBUTION}, pyproject.toml) pins no exact version of it for "
+                               "requirements.txt")
         chosen.append(pins[name])
     return chosen
 

@@ -74,16 +74,21 @@ def main(argv=None) -> int:
     return 0
 
 
-def kernel_cpu_seconds() -> float:
-    """CPU time of this runner's descendants (the kernel and what it started), those alive and
-    those they waited for."""
+def cpu_seconds(processes) -> float:
+    """CPU time of ``processes`` (psutil's), each with the children it waited for; those gone meanwhile count nothing."""
     total = 0.0
-    with contextlib.suppress(psutil.Error):
-        for process in psutil.Process(os.getpid()).children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def kernel_cpu_seconds() -> float:
+    """CPU time of this runner's descendants (the kernel and what it started)."""
+    with contextlib.suppress(psutil.Error):
+        return cpu_seconds(psutil.Process(os.getpid()).children(recursive=True))
+    return 0.0
 
 
 class CellCpuLimit(threading.Thread):
