@@ -137,17 +137,17 @@ class SandboxedExecute(NbGraderPreprocessor):
         if problem:
             flags.append(problem)
             stop_reason = problem
-        stopped_by_wall_clock = execution.timed_out
+        stopped_by_wall_clock = execution.timed_out or execution.exit_code == runner.EXIT_STOPPED_BY_WALL_CLOCK
         ran_cells = executed.cells if executed else [None] * len(nb.cells)
+        stopped_at = _stopped_by_runner(ran_cells, execution.exit_code)
         for number, (cell, ran) in enumerate(zip(nb.cells, ran_cells, strict=True), 1):
             if cell.cell_type != "code":
                 continue
-            stopped = _stopped_by_runner(ran)
-            if stopped is not None:
-                stopped_by_wall_clock |= stopped.ename == runner.STOPPED_BY_WALL_CLOCK
+            if ran is not None and ran is stopped_at:
                 where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {number}"
-                stop_reason = f"the run stopped at {where}: {_truncate(stopped.evalue)}"
-                flags.append(f"{where}: {_truncate(stopped.evalue)}")
+                why = _truncate(ran.outputs[-1].evalue)
+                stop_reason = f"the run stopped at {where}: {why}"
+                flags.append(f"{where}: {why}")
             if ran is not None and ran.execution_count is not None:
                 cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
             elif cell.metadata.get("nbgrader", {}).get("grade"):
@@ -255,11 +255,14 @@ def _limits_hit(execution: Execution, limits: Limits) -> tuple[list[str], str]:
     return flags, stop_reason
 
 
-def _stopped_by_runner(ran):
-    """The error output with which the runner stopped the run at this cell, if it did."""
+def _stopped_by_runner(ran_cells: list, exit_code: int):
+    """The cell at which the runner stopped the run, if its exit status says it did: the last cell
+    that ran, whose last output is the runner's (a kernel can print errors named like it, earlier)."""
+    if exit_code not in (runner.EXIT_STOPPED, runner.EXIT_STOPPED_BY_WALL_CLOCK):
+        return None
+    last = next((cell for cell in reversed(ran_cells) if cell is not None and cell.get("execution_count") is not None), None)
     stops = (runner.STOPPED, runner.STOPPED_BY_WALL_CLOCK)
-    return next((output for output in (ran.outputs if ran is not None else [])
-                 if output.output_type == "error" and output.get("ename") in stops), None)
+    return last if last is not None and last.outputs and last.outputs[-1].get("ename") in stops else None
 
 
 def _truncate(text: str, limit: int = 300) -> str:

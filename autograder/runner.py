@@ -27,8 +27,11 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 STOPPED = "StoppedByLimit"
 """ename of the error output put on the cell that a limit stopped (CPU time, memory)."""
 STOPPED_BY_WALL_CLOCK = "StoppedByWallClock"
-"""ename of the error output put on a cell stopped by the wall-clock backstop: the grader
-regrades such a submission once more on its own, since a busy machine can be the cause."""
+"""ename of the error output put on a cell stopped by the wall-clock backstop."""
+EXIT_STOPPED, EXIT_STOPPED_BY_WALL_CLOCK = 3, 4
+"""The runner's exit status when it stopped the run at a limit, or at the backstop: what the grader
+trusts (the kernel can print an error named like the runner's, but cannot set the runner's exit
+status); the grader regrades a run stopped at the backstop once more, alone."""
 CPU_POLL_S = 0.5
 """How often the kernel's CPU time is measured while a cell runs."""
 
@@ -123,10 +126,11 @@ class CellCpuLimit(threading.Thread):
 
 
 def _stop(notebook, cell, args, reason: str, ename: str = STOPPED) -> int:
+    """The stopped cell's last output says why; the exit status says that the runner stopped it."""
     cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=reason, traceback=[f"{ename}: {reason}"]))
     cell.execution_count = cell.execution_count or 0
     nbformat.write(notebook, args.output)
-    return 0
+    return EXIT_STOPPED_BY_WALL_CLOCK if ename == STOPPED_BY_WALL_CLOCK else EXIT_STOPPED
 
 
 def _limit_output(cell, limit: int) -> None:
