@@ -54,11 +54,12 @@ c.SandboxedExecute.kernel_threads = 2
 # overrides the notebook's.
 c.SandboxedExecute.notebook_timeout_s = 5400
 c.SandboxedExecute.cell_timeout_s = 2400
-# Memory of the whole run (the kernel is killed past it), processes and threads, and the largest file
-# it may write.
+# Memory of the whole run (the kernel is killed past it), processes and threads, the largest file
+# it may write, and the files of its folder together (and again its /tmp).
 c.SandboxedExecute.memory_mb = 8192
 c.SandboxedExecute.processes = 1024
 c.SandboxedExecute.file_bytes = 256 * 2**20
+c.SandboxedExecute.disk_mb = 1024
 # Assignments whose notebooks run only on workers with a GPU (one notebook per GPU at a time);
 # every assignment of this course trains in minutes on a CPU.
 c.Dispatch.gpu_assignments = []
@@ -72,6 +73,7 @@ c.Grading.due_dates = {}
 c.AssignLatePenalties.plugin_class = LatePenaltyPerDay
 c.LatePenaltyPerDay.percent_per_day = 10
 # Graded submissions per student and assignment (0: any number), and the least time between two:
-# a student who may resubmit without limit can read the held-out metrics as an oracle.
-c.Grading.max_submissions = 0
+# a student who may resubmit without limit can read the held-out metrics as an oracle (feedback
+# rounds them, so each submission tells little; many would tell more).
+c.Grading.max_submissions = 5
 c.Grading.min_interval_minutes = 0

@@ -15,7 +15,6 @@ so a GPU runs one notebook at a time.
 import contextlib
 import os
 import socket
-import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from coursekit.evidence import EXPORTS
 from .errors import CourseError
 from .execution import run_program
 from .sandbox import Limits, missing_protections, require_protections
+from .untrusted import UnreadableFile, read_regular
 
 GPU = "GPU"
 """The Dask worker resource a GPU assignment's submission takes while it runs."""
@@ -59,6 +59,7 @@ class Execution:
     cpu_seconds: float
     cpu_exceeded: bool
     """The CPU-time limit stopped the whole notebook."""
+    disk_exceeded: bool
     device: str
     """What the kernel could compute on: 'CPU' or 'GPU: <name>'."""
     worker: str
@@ -116,24 +117,13 @@ def collect_files(folder: Path, names: list[str]) -> dict[str, bytes]:
             paths.append(path)
     files, room = {}, MAX_RESULT_BYTES
     for path in paths:
-        body = _read_regular(path, room)
-        if body is not None:
-            files[path.relative_to(folder).as_posix()] = body
-            room -= len(body)
+        try:
+            body = read_regular(path, room)
+        except (OSError, UnreadableFile):  # gone, a link, a FIFO, a device, or too large: not taken
+            continue
+        files[path.relative_to(folder).as_posix()] = body
+        room -= len(body)
     return files
-
-
-def _read_regular(path: Path, limit: int) -> bytes | None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        return None
-    with os.fdopen(descriptor, "rb") as stream:
-        body = stream.read(limit + 1)
-    return body if len(body) <= limit else None
 
 
 def _tail(path: Path) -> bytes:

@@ -32,16 +32,20 @@ class ProcessOutcome:
     """CPU time of every process of the run together."""
     cpu_exceeded: bool = False
     """The CPU-time limit killed the process tree."""
+    disk_exceeded: bool = False
+    """The files in the run's folder passed its disk quota, and the process tree was killed."""
 
 
 def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: float, env: dict | None = None,
                 preexec_fn=None, memory_limit_mb: float | None = None, watchdog_interval_s: float = 0.2,
-                cpu_limit_s: float | None = None, cpu_seconds: Callable[[], float] | None = None) -> ProcessOutcome:
+                cpu_limit_s: float | None = None, cpu_seconds: Callable[[], float] | None = None,
+                disk_limit_mb: float | None = None) -> ProcessOutcome:
     """Run ``command``; past ``timeout_s`` of wall clock, or ``cpu_limit_s`` of CPU time (the
-    whole process tree's, measured by ``cpu_seconds``, default: the tree's process times), kill it
-    and every descendant (kernels included). ``preexec_fn`` runs in the child before exec (to join
-    cgroups, set rlimits). With ``memory_limit_mb``, a watchdog kills the largest process of the
-    tree (the kernel) whenever the tree's resident memory passes it."""
+    whole process tree's, measured by ``cpu_seconds``, default: the tree's process times), or
+    ``disk_limit_mb`` of files in ``cwd``, kill it and every descendant (kernels included).
+    ``preexec_fn`` runs in the child before exec (to join cgroups, set rlimits). With
+    ``memory_limit_mb``, a watchdog kills the largest process of the tree (the kernel) whenever the
+    tree's resident memory passes it."""
     start = time.monotonic()
     timed_out = threading.Event()
     with open(log_path, "wb") as log:
@@ -56,6 +60,7 @@ def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: flo
         timer.start()
         watchdog = _MemoryWatchdog(process.pid, memory_limit_mb, watchdog_interval_s) if memory_limit_mb else None
         cpu = _CpuLimit(process.pid, cpu_seconds or functools.partial(tree_cpu_seconds, process.pid), cpu_limit_s)
+        disk = _DiskQuota(process.pid, Path(cwd), disk_limit_mb) if disk_limit_mb else None
         try:
             # wait4 rather than wait: it returns the resource usage of this child and of the
             # descendants it waited for (each process waits for its own: the whole tree).
@@ -63,14 +68,15 @@ def run_limited(command: list[str], *, cwd: Path, log_path: Path, timeout_s: flo
         finally:
             timer.cancel()
             cpu.stop()
-            if watchdog:
-                watchdog.stop()
+            for watch in (watchdog, disk):
+                if watch:
+                    watch.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
     peak = max(usage.ru_maxrss / 1024, watchdog.peak_mb if watchdog else 0)
     used = max(usage.ru_utime + usage.ru_stime, cpu.used, cpu_seconds() if cpu_seconds else 0)
     return ProcessOutcome(process.returncode, timed_out.is_set() and not cpu.exceeded, time.monotonic() - start, peak,
                           memory_exceeded=bool(watchdog and watchdog.exceeded), cpu_seconds=used,
-                          cpu_exceeded=cpu.exceeded)
+                          cpu_exceeded=cpu.exceeded, disk_exceeded=bool(disk and disk.exceeded))
 
 
 CPU_POLL_S = 1.0
@@ -132,6 +138,42 @@ class _MemoryWatchdog(_Watch):
             self.exceeded = True
             with contextlib.suppress(psutil.Error):
                 max(sizes, key=sizes.get).kill()
+
+
+class _DiskQuota(_Watch):
+    """Past ``limit_mb`` of files in ``folder`` (their allocated blocks; or past ``MAX_FILES``
+    names), kills the run's tree: a quota on the run's writable folder that needs no privilege."""
+
+    MAX_FILES = 100_000
+
+    def __init__(self, pid: int, folder: Path, limit_mb: float):
+        self.folder, self.limit_bytes = folder, limit_mb * 2**20
+        super().__init__(pid, CPU_POLL_S)
+
+    def check(self) -> None:
+        if not self.exceeded and folder_usage(self.folder, self.MAX_FILES) > self.limit_bytes:
+            self.exceeded = True
+            _kill_tree(self.pid)
+
+
+def folder_usage(folder: Path, max_files: int) -> float:
+    """Bytes the files under ``folder`` take on disk (infinite past ``max_files`` names); links
+    and mounts are not entered."""
+    used, seen, pending = 0, 0, [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        seen += len(entries)
+        if seen > max_files:
+            return float("inf")
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                used += entry.stat(follow_symlinks=False).st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return used
 
 
 def _tree(pid: int) -> list[psutil.Process]:

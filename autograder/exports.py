@@ -1,19 +1,25 @@
 """The evidence a graded notebook's collectors saved (`coursekit.evidence`), read back by the grader.
 
 The notebook wrote these files with the student's rights, so nothing in them is trusted: no
-pickles, no code, no links, only arrays of numbers or strings under a size cap. The grader's
-judges then decide what the evidence is worth.
+pickles, no code, no links or special files, only arrays of numbers or strings, capped in size
+both as stored and as unpacked (a small archive can unpack to gigabytes). The grader's judges
+then decide what the evidence is worth.
 """
 
-import os
-import stat
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from coursekit.evidence import EXPORTS, PLAIN_KINDS
 
+from .untrusted import UnreadableFile, open_regular
+
 MAX_BYTES = 200 * 2**20
+"""The most one export may hold, stored or unpacked."""
+MAX_STRING_CHARACTERS = 100_000
+"""The longest string an export may hold (the longest the course's collectors save: a few thousand)."""
 
 
 class ExportError(Exception):
@@ -23,24 +29,44 @@ class ExportError(Exception):
 def load(folder: Path, name: str) -> dict[str, np.ndarray]:
     """The arrays the collector ``name`` exported in the notebook's working ``folder``; ExportError if
     missing, oversized or not plain numbers or strings."""
-    path = Path(folder) / EXPORTS / f"{name}.npz"
     try:
-        # O_NOFOLLOW: the student's folder may hold a symlink to a file only the grader can read.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with open_regular(Path(folder) / EXPORTS / f"{name}.npz", MAX_BYTES) as stream:
+            return _plain_arrays(name, stream)
     except FileNotFoundError:
         raise ExportError(f"the notebook exported nothing for {name} (was the test cell changed?)") from None
-    except OSError as error:
-        raise ExportError(f"the export for {name} cannot be opened ({error.strerror})") from None
-    with os.fdopen(descriptor, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-            raise ExportError(f"the export for {name} is not a regular file under {MAX_BYTES // 2**20} MB")
-        try:
-            with np.load(stream, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except Exception as error:
-            raise ExportError(f"the export for {name} is not a NumPy archive of plain arrays ({error})") from None
-    for key, array in arrays.items():
-        if array.dtype.kind not in PLAIN_KINDS:
-            raise ExportError(f"the export {name}/{key} holds {array.dtype}, not numbers or strings")
-    return arrays
+    except UnreadableFile as error:
+        raise ExportError(f"the export {error}") from None
+
+
+def _plain_arrays(name: str, stream) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > MAX_BYTES:
+                raise ExportError(f"the export for {name} unpacks to {unpacked // 2**20} MB, more than {MAX_BYTES // 2**20} MB")
+            # zipfile stops at each member's declared size, so no member unpacks to more than counted.
+            return {member.filename.removesuffix(".npy"): _array(name, archive.read(member)) for member in members}
+    except ExportError:
+        raise
+    except Exception as error:
+        raise ExportError(f"the export for {name} is not a NumPy archive of plain arrays ({type(error).__name__})") from None
+
+
+def _array(name: str, data: bytes) -> np.ndarray:
+    """One .npy file's array, once its header proves it plain and exactly as large as its data."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ExportError(f"the export for {name} holds an array in .npy format {version}, not 1.0 or 2.0")
+    shape, _, dtype = readers[version](stream)
+    if dtype.kind not in PLAIN_KINDS or dtype.hasobject:
+        raise ExportError(f"the export for {name} holds {dtype}, not numbers or strings")
+    if dtype.kind == "U" and dtype.itemsize // 4 > MAX_STRING_CHARACTERS:
+        raise ExportError(f"the export for {name} holds strings of {dtype.itemsize // 4} characters, "
+                          f"more than {MAX_STRING_CHARACTERS}")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(data) - stream.tell():
+        raise ExportError(f"the export for {name} holds an array whose header does not match its data")
+    stream.seek(0)
+    return np.lib.format.read_array(stream, allow_pickle=False)

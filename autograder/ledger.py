@@ -5,17 +5,56 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
+from .preflight import MAX_NOTEBOOK_BYTES
 from .results import CellScore, SubmissionResult
+from .untrusted import UnreadableFile, open_regular
+
+FINGERPRINT_ENTRIES = 10_000
+"""Names in a submission's folder that its fingerprint covers (the grader takes a few)."""
+FINGERPRINT_BYTES = 4 * MAX_NOTEBOOK_BYTES
+"""Contents read for one fingerprint; past them (or past a notebook's size limit, for one file),
+a file counts by its name and size."""
 
 
 def fingerprint(folder: Path) -> str:
-    """sha256 over the submission's files (names and contents): a changed submission is regraded."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):  # nothing when the folder is missing
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    """sha256 over the submission's files (names, and the contents of regular files): a changed
+    submission is regraded. Bounded in what it reads, never through a link or from a FIFO or device."""
+    digest, budget = hashlib.sha256(), FINGERPRINT_BYTES
+    for path in _entries(folder)[:FINGERPRINT_ENTRIES]:  # nothing when the folder is missing
+        info = path.lstat()
+        digest.update(f"{path.relative_to(folder)}\0{stat.filemode(info.st_mode)}\0{info.st_size}\0".encode("utf-8", "replace"))
+        if stat.S_ISLNK(info.st_mode):
+            digest.update(os.fsencode(os.readlink(path)))
+        elif stat.S_ISREG(info.st_mode) and info.st_size <= min(budget, MAX_NOTEBOOK_BYTES):
+            budget -= _hash_contents(path, digest, info.st_size)
     return digest.hexdigest()
+
+
+def _entries(folder: Path) -> list[Path]:
+    """Every name under ``folder``, without entering linked folders."""
+    found = []
+    for parent, folders, files in os.walk(folder):
+        found += [Path(parent) / name for name in folders + files]
+        if len(found) > FINGERPRINT_ENTRIES:
+            break
+    return sorted(found)
+
+
+def _hash_contents(path: Path, digest, size: int) -> int:
+    """Add the regular file's first ``size`` bytes to ``digest``; the bytes read."""
+    try:
+        with open_regular(path, size) as stream:
+            read = 0
+            while read < size and (chunk := stream.read(min(2**20, size - read))):
+                digest.update(chunk)
+                read += len(chunk)
+            return read
+    except (OSError, UnreadableFile) as error:  # changed since it was listed
+        digest.update(f"unreadable: {error}".encode())
+        return 0
 
 
 class Ledger:

@@ -24,6 +24,7 @@ from .dispatch import Execution, worker_name, write_files
 from .execution import available_device
 from .judges.registry import hand_out, judges_of, kept_inputs
 from .sandbox import Limits, require_protections, run_in_sandbox
+from .untrusted import clip
 
 # Output that TensorFlow, Keras and absl write to stderr on their own. nbgrader zeroes a graded
 # cell with any stderr output, so autograde drops these chunks (IgnorePattern) before scoring.
@@ -109,6 +110,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     processes = Integer(Limits.processes).tag(config=True)
     cell_output_bytes = Integer(Limits.cell_output_bytes).tag(config=True)
     file_bytes = Integer(Limits.file_bytes).tag(config=True)
+    disk_mb = Integer(Limits.disk_mb).tag(config=True)
     allow_missing_limits = Bool(False, help="Run even where a limit cannot be enforced").tag(config=True)
     prepare_only = Bool(False, help="Only write each notebook into its run folder, for a worker to execute").tag(config=True)
 
@@ -145,7 +147,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                 continue
             if ran is not None and ran is stopped_at:
                 where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {number}"
-                why = _truncate(ran.outputs[-1].evalue)
+                why = clip(ran.outputs[-1].evalue)
                 stop_reason = f"the run stopped at {where}: {why}"
                 flags.append(f"{where}: {why}")
             if ran is not None and ran.execution_count is not None:
@@ -187,6 +189,7 @@ def execute_run(folder: Path, name: str, limits: Limits, log_path: Path) -> Exec
     outcome = run_in_sandbox(command, folder, limits, log_path, data.grading_view())
     return Execution(outcome.exit_code, outcome.timed_out, outcome.memory_exceeded, outcome.process_limit_hit,
                      outcome.wall_seconds, outcome.peak_memory_mb, outcome.cpu_seconds, outcome.cpu_exceeded,
+                     outcome.disk_exceeded,
                      available_device(), worker_name())
 
 
@@ -248,7 +251,9 @@ def _limits_hit(execution: Execution, limits: Limits) -> tuple[list[str], str]:
     elif execution.memory_exceeded:
         stop_reason = (f"the kernel was killed at the {limits.memory_mb} MB memory limit (the run held "
                        f"{execution.peak_memory_mb:.0f} MB at its peak)")
-    if execution.cpu_exceeded or execution.timed_out or execution.memory_exceeded:
+    elif execution.disk_exceeded:
+        stop_reason = f"the notebook's files passed its {limits.disk_mb} MB disk quota"
+    if execution.cpu_exceeded or execution.timed_out or execution.memory_exceeded or execution.disk_exceeded:
         flags.append(stop_reason)
     if execution.process_limit_hit:
         flags.append(f"the notebook reached the limit of {limits.processes} processes")
@@ -265,12 +270,6 @@ def _stopped_by_runner(ran_cells: list, exit_code: int):
     return last if last is not None and last.outputs and last.outputs[-1].get("ename") in stops else None
 
 
-def _truncate(text: str, limit: int = 300) -> str:
-    """The kernel wrote ``text`` (it can forge a runner's message): no more than ``limit`` characters of it."""
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def write_record(record: dict) -> None:
     """Save what the grader saw of one notebook's run (read back by the pipeline) beside its folder."""
     record_path(record["run_folder"]).write_text(json.dumps(record, indent=1))
@@ -285,9 +284,11 @@ class TrustedRecheck(NbGraderPreprocessor):
     takes the hidden inputs the grader drew for the run and the evidence the cell's collector
     exported (`autograder.exports`). A cell that the judge fails gets the judge's diagnosis as its
     first output (no points); a cell that passed in the kernel but left no evidence the judge can
-    read (errors swallowed, tests emptied, forged files) is also flagged."""
+    read (errors swallowed, tests emptied, forged files) is also flagged. The kernel's own outputs
+    that look like the grader's are marked as the notebook's first (`mark_imitations`)."""
 
     def preprocess(self, nb, resources):
+        mark_imitations(nb)
         judges = judges_of(resources["nbgrader"]["assignment"])
         record = resources.get("autograder")
         if not judges or record is None:
@@ -300,11 +301,12 @@ class TrustedRecheck(NbGraderPreprocessor):
             try:
                 verdict = judge.judge(kept_inputs(kept, judge), exports.load(Path(record["run_folder"]), judge.collector))
                 if verdict:  # what the judge measured (a comparison may return nothing)
-                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=f"{VERDICT}{verdict}\n"))
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                               text=f"{VERDICT}{clip(verdict, VERDICT_CHARACTERS)}\n"))
             except AssertionError as error:
-                _fail_first(cell, str(error))
+                _fail_first(cell, clip(error, VERDICT_CHARACTERS))
             except exports.ExportError as error:
-                message = f"passed in the notebook, but the grader cannot judge it: {error}"
+                message = f"passed in the notebook, but the grader cannot judge it: {clip(error)}"
                 record["flags"].append(f"{judge.grade_id}: {message}")
                 _fail_first(cell, message)
         write_record(record)
@@ -315,6 +317,34 @@ HIDDEN_TEST_FAILED = "HiddenTestFailed"
 """ename of the error output that shows a judge's diagnosis."""
 VERDICT = "Grader: "
 """Start of the output line that shows what a judge measured in a cell it passed."""
+VERDICT_CHARACTERS = 1000
+"""The most of a judge's message shown (it may quote what the kernel exported)."""
+IMITATION = "[printed by the notebook] "
+"""What marks a line of the kernel's own output that starts as a grader's line does."""
+_LOOKS_LIKE_THE_GRADER = re.compile(rf"^(\W*)(?=(grader|{HIDDEN_TEST_FAILED}))", re.M | re.I)
+_NAMES_THE_GRADER = re.compile(rf"grader|{HIDDEN_TEST_FAILED}", re.I)
+
+
+def mark_imitations(nb) -> None:
+    """Mark every line of the kernel's outputs (text, rich text, errors) that starts as the grader's
+    verdicts and diagnoses do, so that what a notebook printed never reads as the grader's word."""
+    def marked(text):
+        joined = "".join(text) if isinstance(text, list) else str(text)
+        return _LOOKS_LIKE_THE_GRADER.sub(lambda match: match.group(1) + IMITATION, joined)
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                output.text = marked(output.text)
+            elif output.output_type == "error":
+                output.ename, output.evalue = marked(output.ename), marked(output.evalue)
+                output.traceback = [marked(line) for line in output.traceback]
+            else:
+                for mime, value in output.get("data", {}).items():
+                    if mime == "text/plain":
+                        output.data[mime] = marked(value)
+                    elif mime.startswith("text/") and _NAMES_THE_GRADER.search(str(value)):  # markup can hide a line's start
+                        output.data[mime] = IMITATION + str(value)
 
 
 def _fail_first(cell, message: str) -> None:

@@ -29,6 +29,7 @@ from .policy import Grading, SubmissionLog, submission_time
 from .progress import Progress
 from .results import BuildResult, CellScore, GradingRun, SubmissionResult, ValidationResult
 from .sandbox import Limits
+from .untrusted import clip
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
 
     ledger = Ledger(output / "ledger.jsonl")
     results, pending = {}, []
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
+    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.is_symlink()):
         submission_fingerprint = fingerprint(student_dir / assignment)
         result = None if regrade else ledger.result(student_dir.name, submission_fingerprint)
         if result is None:
@@ -160,7 +161,7 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
         def record(future, again: bool = False) -> None:
             student_dir, submission_fingerprint = submissions_of[future.key]
             shown.scoring(student_dir.name)
-            result = batch.record(student_dir.name, future)
+            result = _alone(student_dir.name, batch.cells, batch.record, student_dir.name, future)
             if result.stopped_by_wall_clock and not again:  # perhaps only a busy machine: once more, alone
                 backstopped.append((student_dir, submission_fingerprint))
                 return
@@ -169,13 +170,17 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
                 result.reason = "; ".join(result.flags)
             results[student_dir.name] = _finished(result, submission_fingerprint, ledger, shown)
 
-        for student_dir, submission_fingerprint in pending:
+        def admitted(student_dir: Path, submission_fingerprint: str):
             prepared = batch.preflight(student_dir)
             if prepared is None:
                 verdict = submissions_log.admit(assignment, student_dir.name, submission_fingerprint,
-                                                submission_time(student_dir / assignment))
+                                                submission_time(batch.submitted(student_dir)))
                 prepared = batch.prepare(student_dir, verdict.attempt) if verdict.graded else \
                     _refused(student_dir.name, verdict, ledger, batch.cells)
+            return prepared
+
+        for student_dir, submission_fingerprint in pending:
+            prepared = _alone(student_dir.name, batch.cells, admitted, student_dir, submission_fingerprint)
             if isinstance(prepared, SubmissionResult):
                 results[student_dir.name] = _finished(prepared, submission_fingerprint, ledger, shown)
                 continue
@@ -195,6 +200,16 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
     ordered = [results[name] for name in sorted(results)]
     grades_csv = reports.write_grades_csv(ordered, output / "grades.csv")
     return GradingRun(assignment, output, ordered, grades_csv)
+
+
+def _alone(student: str, cells, step, *arguments):
+    """``step(*arguments)`` for one student: whatever it raises fails that student alone, with the
+    reason, and the batch goes on (a rerun then skips the failed submission until it changes)."""
+    try:
+        return step(*arguments)
+    except Exception as error:
+        return _ungraded(student, "failed", f"the grader failed on this submission: {type(error).__name__}: {clip(error)}",
+                         cells)
 
 
 REGRADED_ALONE = ("graded a second time, alone, after the batch: the wall-clock backstop had stopped its first run "
@@ -263,7 +278,7 @@ class _Batch:
     def preflight(self, student_dir: Path) -> SubmissionResult | None:
         """The trusted checks of the student's files (copied into nbgrader's submitted/ folder), or
         the student's result if they are rejected."""
-        submitted = self.root / "submitted" / student_dir.name / self.assignment
+        submitted = self.submitted(student_dir)
         shutil.rmtree(submitted, ignore_errors=True)
         try:
             preflight.prepare(self.course.notebook_names(self.assignment), self.assignment,
@@ -271,6 +286,10 @@ class _Batch:
         except SubmissionError as error:
             return _ungraded(student_dir.name, "rejected", str(error), self.cells)
         return None
+
+    def submitted(self, student_dir: Path) -> Path:
+        """Where preflight puts the checked copy of the student's files (nbgrader's submitted/)."""
+        return self.root / "submitted" / student_dir.name / self.assignment
 
     def prepare(self, student_dir: Path, attempt: int):
         """nbgrader's autograde of the preflighted submission up to execution: {notebook: its run
@@ -285,7 +304,7 @@ class _Batch:
         try:
             _nbgrader(Autograde, self.course, self.assignment, config, student=student, create_student=True)
         except BuildError as error:
-            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells, attempt=attempt)
+            return _ungraded(student, "failed", clip(str(error).strip().splitlines()[-1], 500), self.cells, attempt=attempt)
         return {name: {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
                 for name, folder in self._run_folders(student).items()}
 
@@ -295,7 +314,7 @@ class _Batch:
             executions = future.result()
         except Exception as error:  # the worker could not run it: this student alone fails
             return _ungraded(student, "failed", f"a worker could not execute the notebooks: {type(error).__name__}: "
-                                                f"{error}"[:500], self.cells)
+                                                f"{clip(error)}", self.cells)
         for name, folder in self._run_folders(student).items():
             store_execution(folder, name, executions[name])
         try:
@@ -314,7 +333,7 @@ class _Batch:
                 worker=", ".join(sorted({r["worker"] for r in records})), attempt=self.attempts.get(student, 0))
             _nbgrader(GenerateFeedback, self.course, self.assignment, self.config, student=student)
         except BuildError as error:
-            return _ungraded(student, "failed", str(error).strip().splitlines()[-1][:500], self.cells)
+            return _ungraded(student, "failed", clip(str(error).strip().splitlines()[-1], 500), self.cells)
         result.feedback = self.root / "feedback" / student / self.assignment
         return result
 

@@ -12,6 +12,7 @@ the notebook runner (never the grader's code), the course data less its held-out
 | memory | a cgroup (v1, or v2 under /sys/fs/cgroup/autograder) | a delegated cgroup v2 group, else a watchdog on the run's resident memory |
 | processes | a pids cgroup | a delegated pids cgroup, else RLIMIT_NPROC in the user namespace |
 | file size | RLIMIT_FSIZE | RLIMIT_FSIZE |
+| disk | the run's folder measured every second (killed past `disk_mb`); /tmp a tmpfs of that size | the same |
 | CPU time | the whole run: its cgroup's count (else the process tree's times); each cell: `autograder.runner` | the same |
 | wall clock (a backstop) | the whole notebook here, each cell in `autograder.runner` | the same |
 """
@@ -70,6 +71,8 @@ class Limits:
     """Outputs kept per cell; more is cut with a note."""
     file_bytes: int = 256 * 2**20
     """Largest file the run may write (its executed notebook included)."""
+    disk_mb: int = 1024
+    """Files in the run's folder together, and again in its /tmp (the references leave a few MB)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,8 @@ def protections() -> list[Protection]:
         cpu_count = "its process tree's CPU times"
     return [isolation, user, memory, processes,
             Protection("file-size limit", "RLIMIT_FSIZE"),
+            Protection("disk quota", f"the run's folder measured every {CPU_POLL_S:g} s"
+                       + (", /tmp a tmpfs of the same size" if "--size" in _bubblewrap_help() else "")),
             Protection("CPU time", f"the whole notebook ({cpu_count}, checked every {CPU_POLL_S:g} s) and each cell "
                        f"(the kernel's CPU times, in the runner); math libraries capped at the configured threads"),
             Protection("wall clock (backstop)", "the whole notebook (the grader) and each cell (the runner)")]
@@ -223,18 +228,20 @@ def run_in_sandbox(command: list[str], folder: Path, limits: Limits, log_path: P
         if machine.isolation:
             if machine.isolation == ROOT:
                 os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
-            command = _bubblewrap(folder, data_view, machine.isolation) + _inside(machine.isolation, group, limits) + command
+            command = (_bubblewrap(folder, data_view, machine.isolation, limits.disk_mb)
+                       + _inside(machine.isolation, group, limits) + command)
         outcome = run_limited(command, cwd=folder, log_path=log_path, timeout_s=limits.notebook_timeout_s,
                               env=_environment(Path(SANDBOX_FOLDER) if machine.isolation else folder, limits),
                               preexec_fn=lambda: _enter(group, limits),
                               memory_limit_mb=None if group.limits("memory") else limits.memory_mb,
                               watchdog_interval_s=WATCHDOG_INTERVAL_S, cpu_limit_s=limits.notebook_cpu_s,
-                              cpu_seconds=group.cpu_seconds if group.counts_cpu() else None)
+                              cpu_seconds=group.cpu_seconds if group.counts_cpu() else None,
+                              disk_limit_mb=limits.disk_mb)
         return SandboxOutcome(
             outcome.exit_code, outcome.timed_out, outcome.wall_seconds,
             group.peak_memory_mb() or outcome.peak_memory_mb,
             memory_exceeded=outcome.memory_exceeded or group.memory_exceeded(),
-            cpu_seconds=outcome.cpu_seconds, cpu_exceeded=outcome.cpu_exceeded,
+            cpu_seconds=outcome.cpu_seconds, cpu_exceeded=outcome.cpu_exceeded, disk_exceeded=outcome.disk_exceeded,
             process_limit_hit=group.process_limit_hit())
 
 
@@ -247,9 +254,12 @@ def _inside(isolation: str, group: cgroups.RunGroup, limits: Limits) -> list[str
     return drop + count
 
 
-def _bubblewrap(folder: Path, data_view: dict[str, Path], isolation: str) -> list[str]:
-    """bwrap arguments: read-only system and Python, the read-only data view, ``folder`` writable."""
-    arguments = ["bwrap", *_namespaces(isolation), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+def _bubblewrap(folder: Path, data_view: dict[str, Path], isolation: str, disk_mb: int) -> list[str]:
+    """bwrap arguments: read-only system and Python, the read-only data view, ``folder`` writable,
+    /tmp a tmpfs of at most ``disk_mb`` (where bubblewrap can size one: 0.5+; else the memory
+    limit bounds it, which counts a tmpfs's pages)."""
+    tmp_size = ["--size", str(disk_mb * 2**20)] if "--size" in _bubblewrap_help() else []
+    arguments = ["bwrap", *_namespaces(isolation), "--proc", "/proc", "--dev", "/dev", *tmp_size, "--tmpfs", "/tmp",
                  "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for device in gpu_devices():
         arguments += ["--dev-bind", device, device]

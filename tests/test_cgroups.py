@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cgroups
+from autograder import cgroups, execution
 from autograder.execution import CPU_POLL_S, run_limited
 from autograder.sandbox import Limits
 from conftest import report_figures
@@ -156,6 +156,31 @@ def test_the_cpu_time_of_processes_that_ended_is_counted(tmp_path):
     script = "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import time\\nt = time.process_time()\\nwhile time.process_time() - t < 1.5: pass'])"
     outcome = run_limited([sys.executable, "-c", script], cwd=tmp_path, log_path=tmp_path / "log", timeout_s=60)
     assert outcome.exit_code == 0 and outcome.cpu_seconds >= 1.5
+
+
+# Writes 20 MB a second into new files in its folder, each under any per-file size limit.
+FILLER = ("import itertools, os, time\n"
+          "for n in itertools.count():\n"
+          "    with open(f'fill-{n}', 'wb') as stream:\n"
+          "        stream.write(os.urandom(2 * 2**20))\n"
+          "    time.sleep(0.1)")
+
+
+def test_a_run_that_fills_its_folder_is_stopped_at_the_disk_quota(tmp_path):
+    outcome = run_limited([sys.executable, "-c", FILLER], cwd=tmp_path, log_path=tmp_path / "log", timeout_s=60,
+                          disk_limit_mb=30)
+    assert outcome.disk_exceeded and not outcome.timed_out and outcome.exit_code == -9
+    held = sum(path.stat().st_size for path in tmp_path.glob("fill-*")) / 2**20
+    assert 30 < held < 30 + 20 * 2 * CPU_POLL_S, "measured once a second"
+    report_figures(f"a run writing 20 MB/s stopped with {held:.0f} MB in its folder (quota 30 MB, checked every {CPU_POLL_S:g} s)")
+
+
+def test_many_empty_files_count_against_the_quota_too(tmp_path):
+    (tmp_path / "many").mkdir()
+    for n in range(50):
+        (tmp_path / "many" / str(n)).touch()
+    assert execution.folder_usage(tmp_path, max_files=100) < 1e6
+    assert execution.folder_usage(tmp_path, max_files=40) == float("inf")
 
 
 def test_a_v1_cpuacct_group_counts_the_run_s_cpu_time(tmp_path):

@@ -27,6 +27,15 @@ def test_a_worker_sends_back_regular_files_only_never_following_links(tmp_path):
     assert collect_files(run, ["executed.ipynb", "exports"]) == {"executed.ipynb": b"{}", "exports/test_fit.npz": b"arrays"}
 
 
+def test_a_fifo_left_by_the_kernel_is_skipped_not_waited_for(tmp_path):
+    write_files(tmp_path, {"executed.ipynb": b"{}", "exports/test_fit.npz": b"arrays"})
+    os.mkfifo(tmp_path / "exports" / "test_other.npz")
+    assert collect_files(tmp_path, ["executed.ipynb", "exports"]) == {"executed.ipynb": b"{}", "exports/test_fit.npz": b"arrays"}
+    os.rename(tmp_path / "exports", tmp_path / "kept")
+    os.mkfifo(tmp_path / "exports")
+    assert collect_files(tmp_path, ["executed.ipynb", "exports"]) == {"executed.ipynb": b"{}"}
+
+
 def test_what_a_run_sends_back_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(dispatch, "MAX_RESULT_BYTES", 10)
     write_files(tmp_path, {"executed.ipynb": b"{}", "exports/big.npz": b"x" * 20})

@@ -1,6 +1,8 @@
 """build, grade and validate on a tiny course (no model training)."""
 
 import csv
+import json
+import os
 import re
 
 import nbformat
@@ -92,6 +94,53 @@ def test_preflight_rejects_a_future_nbgrader_schema(tiny_course, tmp_path):
         preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
 
 
+def _with_tiny_metadata(course, **changes):
+    """The tiny notebook as JSON text with the graded test cell's nbgrader metadata changed."""
+    notebook = answered(course, "def add(a, b):\n    return a + b")
+    document = nbformat.v4.new_notebook()
+    document.update(notebook)
+    document.cells[3].metadata.nbgrader.update(changes)
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize("crafted, reason", [
+    (lambda course: "[" * 100_000 + "]" * 100_000, r"^00_tiny.ipynb nests its JSON too deeply to be a notebook$"),
+    (lambda course: _with_tiny_metadata(course).replace('"nbgrader": {', '"nbgrader": "x", "was": {', 1),
+     r"^00_tiny.ipynb, cell \d+: its nbgrader metadata is a str, not an object"),
+    (lambda course: _with_tiny_metadata(course, grade_id=["test_add"]),
+     r"^00_tiny.ipynb, cell 4: its grade_id is a list, not a string"),
+    (lambda course: _with_tiny_metadata(course, points="1e309"), r"^00_tiny.ipynb, cell 4: its points are '1e309'"),
+    (lambda course: _with_tiny_metadata(course, locked="yes"), r"^00_tiny.ipynb, cell 4: its nbgrader flag locked is not"),
+    (lambda course: _with_tiny_metadata(course).replace('"cell_type": "code"', '"cell_type": "code", "x": "\\ud800"', 1),
+     r"^00_tiny.ipynb"),
+    (lambda course: _with_tiny_metadata(course).replace('"source": "', '"source": "\\udc80', 1),
+     r"^00_tiny.ipynb holds text that is not Unicode \(surrogates not allowed"),
+    (lambda course: json.dumps(dict(json.loads(_with_tiny_metadata(course)),
+                                    cells=[nbformat.v4.new_markdown_cell("x")] * (preflight.MAX_CELLS + 1))),
+     r"^00_tiny.ipynb has 501 cells; a notebook of this course has at most 500$"),
+], ids=["nested", "metadata-string", "grade-id-list", "points-string", "flag-string", "surrogate-key", "surrogate",
+        "cells"])
+def test_preflight_rejects_crafted_notebooks_with_the_reason(tiny_course, tmp_path, crafted, reason):
+    submitted = submit(tiny_course, "ann", text=crafted(tiny_course))
+    with pytest.raises(SubmissionError, match=reason):
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, submitted / "ann" / TINY, tmp_path / "out")
+
+
+@pytest.mark.parametrize("special", ["fifo", "link to /proc/self/mem", "link to the notebook"])
+def test_preflight_reads_no_link_or_special_file(tiny_course, tmp_path, special):
+    folder = tmp_path / "submitted" / "ann" / TINY
+    folder.mkdir(parents=True)
+    target = folder / f"{TINY}.ipynb"
+    if special == "fifo":
+        os.mkfifo(target)
+    else:
+        real = tmp_path / "real.ipynb"
+        nbformat.write(answered(tiny_course, "def add(a, b):\n    return a + b"), real)
+        target.symlink_to("/proc/self/mem" if "proc" in special else real)
+    with pytest.raises(SubmissionError, match="^00_tiny/00_tiny.ipynb (is not a regular file|cannot be opened)"):
+        preflight.prepare(tiny_course.notebook_names(TINY), TINY, folder, tmp_path / "out")
+
+
 def test_preflight_strips_outputs_and_drops_copies_of_locked_cells(tiny_course, tmp_path):
     notebook = answered(tiny_course, "def add(a, b):\n    return a + b")
     test_cell = notebook.cells[3]
@@ -138,12 +187,22 @@ def test_other_stderr_output_is_not_mistaken_for_noise(line):
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tiny_course, tmp_path):
+def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tiny_course, tmp_path, monkeypatch):
     submitted = submit(tiny_course, "ann", answered(tiny_course, "def add(a, b):\n    return a + b"))
     submit(tiny_course, "bob", answered(tiny_course, "def add(a, b):\n    return a - b"))
     submit(tiny_course, "cat", text="{ not json")
     submit(tiny_course, "dan", answered(tiny_course, "while True:\n    pass"))
     submit(tiny_course, "eve", answered(tiny_course, "import time\ntime.sleep(3600)"))
+    submit(tiny_course, "aaa", text=_with_tiny_metadata(tiny_course, grade_id=["add"]))  # graded first
+    os.mkfifo(submitted / "aaa" / TINY / "exports")
+    (submitted / "aaa" / TINY / "timestamp.txt").symlink_to("/proc/self/mem")
+    submit(tiny_course, "abe", answered(tiny_course, "def add(a, b):\n    return a + b"))
+    preflight_step = pipeline._Batch.preflight
+    def grader_fails_on_abe(batch, student_dir):
+        if student_dir.name == "abe":
+            raise RecursionError("maximum recursion depth exceeded")
+        return preflight_step(batch, student_dir)
+    monkeypatch.setattr(pipeline._Batch, "preflight", grader_fails_on_abe)
     gradebook = tmp_path / "elsewhere" / "gradebook.db"
     gradebook.parent.mkdir()
     limits = Limits(cell_cpu_s=10, notebook_timeout_s=40)
@@ -151,7 +210,11 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
                          limits=limits)
 
     by_student = {r.student: r for r in run.results}
-    assert [r.student for r in run.results] == ["ann", "bob", "cat", "dan", "eve"]
+    assert [r.student for r in run.results] == ["aaa", "abe", "ann", "bob", "cat", "dan", "eve"]
+    assert (by_student["aaa"].status, by_student["aaa"].reason) == (
+        "rejected", "00_tiny.ipynb, cell 4: its grade_id is a list, not a string (was the metadata edited by hand?)")
+    assert (by_student["abe"].status, by_student["abe"].reason) == (
+        "failed", "the grader failed on this submission: RecursionError: maximum recursion depth exceeded")
     assert {c.grade_id: c.points for c in by_student["ann"].cells} == {
         "test_add_visible": 1, "test_add_hidden": 2, "test_tensorflow_noise": 1}, "TensorFlow's stderr costs nothing"
     assert by_student["bob"].status == "graded" and by_student["bob"].score == 0
@@ -179,10 +242,15 @@ def test_a_batch_is_graded_with_broken_and_runaway_submissions_failing_alone(tin
 
     with open(run.grades_csv) as stream:
         rows = list(csv.DictReader(stream))
-    assert [(r["student"], r["status"], r["score"], r["max_score"]) for r in rows] == [
+    assert [(r["student"], r["status"], r["score"], r["max_score"]) for r in rows][2:] == [
         ("ann", "graded", "4", "4"), ("bob", "graded", "0", "4"), ("cat", "rejected", "0", "4"),
         ("dan", "graded", "0", "4"), ("eve", "timed out", "0", "4")]
-    assert [r["flags"] for r in rows] == ["", "", "", dan.reason, " | ".join(eve.flags)]
+    assert [r["flags"] for r in rows][2:] == ["", "", "", dan.reason, " | ".join(eve.flags)]
+
+    # A rerun goes past the students who failed (their result stands until their files change).
+    rerun = pipeline.grade(tiny_course, TINY, submitted, tmp_path / "grading", db_url=f"sqlite:///{gradebook}",
+                           limits=limits, progress=False)
+    assert [(r.student, r.status, r.score) for r in rerun.results] == [(r.student, r.status, r.score) for r in run.results]
 
 
 @pytest.mark.slow

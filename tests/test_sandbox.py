@@ -14,9 +14,11 @@ from autograder.course import Course
 from autograder.errors import CourseError
 from autograder.judges import judge, judges_of
 from autograder.judges.registry import write_inputs
+from autograder import ledger
 from autograder.ledger import Ledger, fingerprint
-from autograder.nbgrader_plugins import TrustedRecheck, hidden_inputs_path
+from autograder.nbgrader_plugins import TrustedRecheck, hidden_inputs_path, mark_imitations
 from autograder.pipeline import course_limits
+from autograder.untrusted import clip
 from autograder.results import CellScore, SubmissionResult
 from autograder.sandbox import Limits
 from coursekit import evidence
@@ -35,7 +37,56 @@ def test_exported_arrays_come_back_as_plain_numbers(tmp_path, monkeypatch):
 def test_an_exported_object_array_is_refused_not_unpickled(tmp_path):
     (tmp_path / "exports").mkdir()
     np.savez(tmp_path / "exports" / "hand_in_fit.npz", weights=np.array([object()], dtype=object))
-    with pytest.raises(exports.ExportError, match="is not a NumPy archive of plain arrays"):
+    with pytest.raises(exports.ExportError, match="holds object, not numbers or strings"):
+        exports.load(tmp_path, "hand_in_fit")
+
+
+def _export(folder, **arrays):
+    (folder / "exports").mkdir(exist_ok=True)
+    np.savez_compressed(folder / "exports" / "hand_in_fit.npz", **arrays)
+
+
+def test_an_export_that_unpacks_past_its_cap_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    _export(tmp_path, zeros=np.zeros(2**20))  # 8 MB of zeros, stored in a few kilobytes
+    assert (tmp_path / "exports" / "hand_in_fit.npz").stat().st_size < 100_000
+    monkeypatch.setattr(exports, "MAX_BYTES", 2**20)
+    with pytest.raises(exports.ExportError, match="^the export for hand_in_fit unpacks to 8 MB, more than 1 MB$"):
+        exports.load(tmp_path, "hand_in_fit")
+
+
+def test_an_export_whose_array_header_claims_more_than_its_data_is_refused(tmp_path):
+    _export(tmp_path, values=np.arange(4.0))
+    path = tmp_path / "exports" / "hand_in_fit.npz"
+    path.write_bytes(_forged_shape(path))
+    with pytest.raises(exports.ExportError, match="header does not match its data|not a NumPy archive"):
+        exports.load(tmp_path, "hand_in_fit")
+
+
+def _forged_shape(path):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as original, zipfile.ZipFile(buffer, "w") as forged:
+        forged.writestr("values.npy", original.read("values.npy").replace(b"(4,)", b"(9,)"))
+    return buffer.getvalue()
+
+
+def test_an_export_with_an_enormous_string_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(exports, "MAX_STRING_CHARACTERS", 1000)
+    _export(tmp_path, text=np.array(["x" * 1001]))
+    with pytest.raises(exports.ExportError, match="holds strings of 1001 characters, more than 1000"):
+        exports.load(tmp_path, "hand_in_fit")
+
+
+def test_an_export_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    (tmp_path / "exports").mkdir()
+    os.mkfifo(tmp_path / "exports" / "hand_in_fit.npz")
+    with pytest.raises(exports.ExportError, match="is not a regular file"):
+        exports.load(tmp_path, "hand_in_fit")
+    (tmp_path / "exports" / "hand_in_fit.npz").unlink()
+    (tmp_path / "exports").rmdir()
+    os.mkfifo(tmp_path / "exports")
+    with pytest.raises(exports.ExportError, match="cannot be opened"):
         exports.load(tmp_path, "hand_in_fit")
 
 
@@ -95,6 +146,24 @@ def test_a_cell_that_passed_in_the_kernel_but_left_no_evidence_is_flagged(tmp_pa
                      "nothing for hand_in_mean (was the test cell changed?)"]
 
 
+def test_what_the_notebook_printed_in_the_graders_words_is_marked_as_the_notebooks(tmp_path):
+    cell = nbformat.v4.new_code_cell("print(...)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\nGrader: held-out RMSE 1 (passes)\n"),
+                    nbformat.v4.new_output("display_data", data={"text/plain": "  grader: fine",
+                                                                 "text/html": "<b>Grader</b>: fine"}),
+                    nbformat.v4.new_output("error", ename="HiddenTestFailed", evalue="x", traceback=[])]
+    mark_imitations(nbformat.v4.new_notebook(cells=[cell]))
+    assert cell.outputs[0].text == "ok\n[printed by the notebook] Grader: held-out RMSE 1 (passes)\n"
+    assert cell.outputs[1].data == {"text/plain": "  [printed by the notebook] grader: fine",
+                                    "text/html": "[printed by the notebook] <b>Grader</b>: fine"}
+    assert cell.outputs[2].ename == "[printed by the notebook] HiddenTestFailed"
+
+
+def test_text_from_a_students_files_is_clipped_and_made_encodable():
+    assert clip("x" * 20_000_000) == "x" * 300 + "... (19999700 more characters)"
+    assert clip("a\ud800b") == "a?b"
+
+
 def test_grading_is_refused_without_limits_unless_the_instructor_allows_it(monkeypatch):
     monkeypatch.setattr(sandbox, "missing_protections", lambda: ["the memory limit (no cgroup)"])
     with pytest.raises(CourseError, match=r"^refusing to grade untrusted notebooks without these limits: "
@@ -149,6 +218,25 @@ def test_the_ledger_survives_a_line_cut_short_and_regrades_a_changed_submission(
     assert reopened.result("bob", "anything") is None
     (submission / "a.ipynb").write_text('{"changed": 1}')
     assert reopened.result("ann", fingerprint(submission)) is None
+
+
+def test_the_fingerprint_reads_no_link_fifo_or_more_than_its_cap(tmp_path, monkeypatch):
+    read = []
+    hash_contents = ledger._hash_contents
+    monkeypatch.setattr(ledger, "_hash_contents", lambda path, *rest: read.append(path.name) or hash_contents(path, *rest))
+    submission = tmp_path / "ann"
+    submission.mkdir()
+    (submission / "a.ipynb").write_text("{}")
+    before = fingerprint(submission)
+    os.mkfifo(submission / "exports")  # opened, it would wait for a writer forever
+    (submission / "memory").symlink_to("/proc/self/mem")
+    (submission / "loop").symlink_to(submission)
+    with open(submission / "sparse", "wb") as sparse:  # 2 GiB that take no disk
+        sparse.truncate(2 * 2**30)
+    assert fingerprint(submission) != before
+    assert read == ["a.ipynb", "a.ipynb"]
+    (submission / "a.ipynb").write_text('{"changed": 1}')
+    assert fingerprint(submission) != before
 
 
 def test_every_graded_cell_of_every_assignment_has_one_judge_of_a_collector_of_its_checks_module():

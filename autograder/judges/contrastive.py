@@ -8,7 +8,7 @@ from coursekit.checks import contrastive as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
-from .registry import judge, record
+from .registry import ACCURACY_STEP, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -112,12 +112,12 @@ def accuracy_on_test_set(classes: np.ndarray) -> float:
 @judge("test_linear_probe", checks.hand_in_linear_probe)
 def judge_linear_probe(inputs, evidence) -> str:
     checks.judge_linear(evidence)
-    return checks.judge_probe_accuracy(record("probe_accuracy", accuracy_on_test_set(evidence["classes"])), TEST_SET)
+    return checks.judge_probe_accuracy(record("probe_accuracy", accuracy_on_test_set(evidence["classes"]), ACCURACY_STEP), TEST_SET)
 
 
 @judge("test_beats_random_encoder", checks.hand_in_beats_random_encoder)
 def judge_beats_random_encoder(inputs, evidence) -> str:
-    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(evidence["pre_trained"]))
-    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(evidence["random"]))
+    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(evidence["pre_trained"]), ACCURACY_STEP)
+    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(evidence["random"]), ACCURACY_STEP)
     record("margin_over_random_encoder", pre_trained - random)
     return checks.judge_beats_random_encoder(pre_trained, random, TEST_SET)

@@ -8,7 +8,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
-from .registry import judge, record
+from .registry import ACCURACY_STEP, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -84,11 +84,11 @@ def accuracy_on_test_set(classes: np.ndarray) -> float:
 def judge_gap(inputs, evidence) -> str:
     def gap(model):
         return accuracy_of(evidence[f"{model}_train"], evidence["train_labels"]) - accuracy_on_test_set(evidence[f"{model}_test"])
-    plain_gap, dropout_gap = record("02/plain_gap", gap("plain")), record("02/dropout_gap", gap("dropout"))
+    plain_gap, dropout_gap = record("02/plain_gap", gap("plain"), ACCURACY_STEP), record("02/dropout_gap", gap("dropout"), ACCURACY_STEP)
     record("02/gap_reduction", plain_gap - dropout_gap)
     return checks.judge_gap(plain_gap, dropout_gap, accuracy_of(evidence["plain_train"], evidence["train_labels"]), "test")
 
 
 @judge("test_test_accuracy", checks.hand_in_test_accuracy)
 def judge_test_accuracy(inputs, evidence) -> str:
-    return checks.judge_test_accuracy(record("02/test_accuracy", accuracy_on_test_set(evidence["classes"])), TEST_SET)
+    return checks.judge_test_accuracy(record("02/test_accuracy", accuracy_on_test_set(evidence["classes"]), ACCURACY_STEP), TEST_SET)

@@ -11,7 +11,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
-from .registry import judge, record
+from .registry import ACCURACY_STEP, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 _LETTERS = np.array(list(string.ascii_lowercase))
@@ -163,4 +163,4 @@ def judge_embeddings_carry_sentiment(inputs, evidence) -> str:
 @judge("test_test_accuracy", checks.hand_in_test_accuracy)
 def judge_test_accuracy(inputs, evidence) -> str:
     accuracy = accuracy_of(evidence["probabilities"] > 0.5, data.load_imdb_reviews("test")[1])
-    return checks.judge_test_accuracy(record("test_accuracy", accuracy), "the 25,000 test reviews")
+    return checks.judge_test_accuracy(record("test_accuracy", accuracy, ACCURACY_STEP), "the 25,000 test reviews")

@@ -9,7 +9,7 @@ from coursekit.checks import federated as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
-from .registry import judge, record
+from .registry import ACCURACY_STEP, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -88,12 +88,12 @@ def held_out_accuracy(probabilities) -> float:
 
 @judge("test_federated_accuracy", checks.hand_in_federated_accuracy)
 def judge_federated_accuracy(inputs, evidence) -> str:
-    return checks.judge_federated_accuracy(record("federated_accuracy", held_out_accuracy(evidence["federated"])), HELD_OUT)
+    return checks.judge_federated_accuracy(record("federated_accuracy", held_out_accuracy(evidence["federated"]), ACCURACY_STEP), HELD_OUT)
 
 
 @judge("test_close_to_centralised", checks.hand_in_close_to_centralised)
 def judge_close_to_centralised(inputs, evidence) -> str:
-    federated = held_out_accuracy(evidence["federated"])
-    centralised = record("centralised_accuracy", held_out_accuracy(evidence["centralised"]))
+    federated = record("federated_accuracy", held_out_accuracy(evidence["federated"]), ACCURACY_STEP)
+    centralised = record("centralised_accuracy", held_out_accuracy(evidence["centralised"]), ACCURACY_STEP)
     record("centralised_minus_federated", centralised - federated)
     return checks.judge_close_to_centralised(federated, centralised, HELD_OUT)

@@ -147,6 +147,10 @@ def rebuilt_model(evidence):
     return model
 
 
+LOSS_STEP = 0.01
+"""The held-out loss is shown to the nearest 0.01 nats per character (`Rounded`)."""
+
+
 @judge("test_held_out_loss", checks.hand_in_held_out_loss)
 def judge_held_out_loss(inputs, evidence) -> str:
     held_out_text = data.load_shakespeare("test")
@@ -160,6 +164,6 @@ def judge_held_out_loss(inputs, evidence) -> str:
         "measures the model of exercise 3 (an Embedding, one recurrent layer and a Dense layer, with Keras' "
         "default settings and nothing else that changes the outputs)")
     index = {token: i for i, token in enumerate(vocabulary)}
-    loss = record("held_out_loss", held_out_loss(model, np.array([index[c] for c in held_out_text])))
+    loss = record("held_out_loss", held_out_loss(model, np.array([index[c] for c in held_out_text])), LOSS_STEP)
     baseline = record("unigram_baseline_loss", checks.unigram_baseline_loss(data.load_shakespeare("train"), held_out_text))
     return checks.judge_held_out_loss(loss, baseline, "the held-out last 10% of Tiny Shakespeare")

@@ -12,6 +12,7 @@ runs the student's code on them and exports the evidence; the judge, in the grad
 compares it with what the reference code computes from the same inputs (`Judge.judge`).
 """
 
+import math
 import secrets
 import sys
 from collections.abc import Callable
@@ -24,14 +25,71 @@ from coursekit import evidence as evidence_files
 
 from .. import exports
 
+ACCURACY_STEP = 0.01
+"""Held-out accuracies are shown to the nearest percentage point (tens of items on the course's
+held-out sets of thousands; `Rounded`)."""
 MEASUREMENTS: dict[str, float] = {}
 """What the judges measured (name -> value), for threshold calibration (`tools/calibrate.py`)."""
 
 
-def record(name: str, value: float) -> float:
-    """Remember a measurement and return it."""
+def record(name: str, value: float, shown_to: float | None = None, significant: int | None = None) -> float:
+    """Remember a measurement and return it; with ``shown_to``, a figure measured on held-out
+    answers, returned as `Rounded` (compared exactly, shown rounded to that step, and to
+    ``significant`` digits where that is coarser)."""
     MEASUREMENTS[name] = float(value)
-    return float(value)
+    return Rounded(value, shown_to, significant) if shown_to else float(value)
+
+
+class Rounded(float):
+    """A figure measured on held-out answers: compared exactly, but shown (formatted, printed)
+    only to the nearest ``step``, so that feedback is no oracle. A probe submission (one extreme
+    prediction among constant ones) reads an answer from the change in a metric; to the nearest
+    step, that change hides it (`tests/test_feedback_oracle.py` measures the best probe). Sums,
+    differences and multiples stay rounded, to the coarser step."""
+
+    def __new__(cls, value: float, step: float, significant: int | None = None):
+        rounded = super().__new__(cls, value)
+        digits = math.floor(math.log10(abs(value))) + 1 - significant if significant and value else None
+        rounded.step = max(float(step), 10.0 ** digits) if digits is not None else float(step)
+        return rounded
+
+    @property
+    def shown(self) -> float:
+        return round(float(self) / self.step) * self.step
+
+    def __format__(self, spec: str) -> str:
+        return format(self.shown, spec)
+
+    def __str__(self) -> str:
+        return str(self.shown)
+
+    __repr__ = __str__
+
+    def _combined(self, other, value: float) -> "Rounded":
+        return Rounded(value, max(self.step, getattr(other, "step", 0.0)))
+
+    def __add__(self, other):
+        return self._combined(other, float(self) + float(other))
+
+    def __sub__(self, other):
+        return self._combined(other, float(self) - float(other))
+
+    def __rsub__(self, other):
+        return self._combined(other, float(other) - float(self))
+
+    def __neg__(self):
+        return Rounded(-float(self), self.step)
+
+    def __abs__(self):
+        return Rounded(abs(float(self)), self.step)
+
+    def __mul__(self, factor):
+        return Rounded(float(self) * float(factor), self.step * abs(float(factor)))
+
+    def __truediv__(self, divisor):
+        return Rounded(float(self) / float(divisor), self.step / abs(float(divisor)))
+
+    __radd__, __rmul__ = __add__, __mul__
 
 
 @dataclass(frozen=True)

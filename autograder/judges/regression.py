@@ -90,6 +90,10 @@ def judge_mlp_model(inputs, evidence) -> None:
 # --- held-out metrics -------------------------------------------------------------------------
 
 HELD_OUT = "the held-out houses"
+RMSE_STEP = 10_000
+"""Held-out RMSEs are shown to the nearest $10,000 and to one significant digit (`Rounded`): a
+probe that reads one house's price from the change in RMSE then tells it less well than the mean
+price does (tests/test_feedback_oracle.py)."""
 
 
 def held_out_rmse(predictions: np.ndarray) -> float:
@@ -103,12 +107,12 @@ def held_out_rmse(predictions: np.ndarray) -> float:
 @judge("test_held_out_ranking", checks.hand_in_ranking)
 def judge_ranking(inputs, evidence) -> str:
     baseline = record("01/baseline_held_out_rmse",
-                      held_out_rmse(np.full_like(evidence["linear"], float(evidence["baseline_price"]))))
-    linear = record("01/linear_held_out_rmse", held_out_rmse(evidence["linear"]))
-    mlp = record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]))
+                      held_out_rmse(np.full_like(evidence["linear"], float(evidence["baseline_price"]))), RMSE_STEP, significant=1)
+    linear = record("01/linear_held_out_rmse", held_out_rmse(evidence["linear"]), RMSE_STEP, significant=1)
+    mlp = record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]), RMSE_STEP, significant=1)
     return checks.judge_ranking(baseline, linear, mlp, HELD_OUT)
 
 
 @judge("test_mlp_threshold", checks.hand_in_mlp_threshold)
 def judge_mlp_threshold(inputs, evidence) -> str:
-    return checks.judge_mlp_threshold(record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"])), HELD_OUT)
+    return checks.judge_mlp_threshold(record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]), RMSE_STEP, significant=1), HELD_OUT)
