@@ -6,15 +6,16 @@ both as stored and as unpacked (a small archive can unpack to gigabytes). The gr
 then decide what the evidence is worth.
 """
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from coursekit.evidence import EXPORTS, PLAIN_KINDS
+from coursekit.evidence import EXPORTS, PLAIN_KINDS, TOKEN_KEY
 
-from .untrusted import UnreadableFile, open_regular
+from .untrusted import UnreadableFile, read_regular
 
 MAX_BYTES = 200 * 2**20
 """The most one export may hold, stored or unpacked."""
@@ -26,16 +27,28 @@ class ExportError(Exception):
     """The notebook's exported arrays are missing or unusable."""
 
 
-def load(folder: Path, name: str) -> dict[str, np.ndarray]:
+def load(folder: Path, name: str, token: str | None = None, written: dict | None = None) -> dict[str, np.ndarray]:
     """The arrays the collector ``name`` exported in the notebook's working ``folder``; ExportError if
-    missing, oversized or not plain numbers or strings."""
+    missing, oversized or not plain numbers or strings. With ``token``, the export must carry the
+    run's token (`coursekit.evidence.TOKEN_KEY`, removed from the arrays); with ``written`` (the
+    runner's digests of the exports the judged cell wrote), it must be as its cell left it."""
     try:
-        with open_regular(Path(folder) / EXPORTS / f"{name}.npz", MAX_BYTES) as stream:
-            return _plain_arrays(name, stream)
+        data = read_regular(Path(folder) / EXPORTS / f"{name}.npz", MAX_BYTES)
     except FileNotFoundError:
         raise ExportError(f"the notebook exported nothing for {name} (was the test cell changed?)") from None
     except UnreadableFile as error:
         raise ExportError(f"the export {error}") from None
+    if written is not None:
+        digest = written.get(f"{name}.npz")
+        if digest is None:
+            raise ExportError(f"the export for {name} was not written while its test cell ran (by another cell, or "
+                              "not by the hidden test)")
+        if digest != hashlib.sha256(data).hexdigest():
+            raise ExportError(f"the export for {name} was changed after its test cell ran")
+    arrays = _plain_arrays(name, io.BytesIO(data))
+    if token is not None and str(arrays.pop(TOKEN_KEY, "")) != token:
+        raise ExportError(f"the export for {name} does not carry this grading run's token (made in another run?)")
+    return arrays
 
 
 def _plain_arrays(name: str, stream) -> dict[str, np.ndarray]:

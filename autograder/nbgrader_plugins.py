@@ -22,7 +22,7 @@ from coursekit.evidence import EXPORTS
 from . import data, exports, runner
 from .dispatch import Execution, worker_name, write_files
 from .execution import available_device
-from .judges.registry import hand_out, judges_of, kept_inputs
+from .judges.registry import hand_out, judges_of, kept_inputs, kept_token
 from .sandbox import Limits, require_protections, run_in_sandbox
 from .untrusted import clip
 
@@ -142,6 +142,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         stopped_by_wall_clock = execution.timed_out or execution.exit_code == runner.EXIT_STOPPED_BY_WALL_CLOCK
         ran_cells = executed.cells if executed else [None] * len(nb.cells)
         stopped_at = _stopped_by_runner(ran_cells, execution.exit_code)
+        exports_written = {}
         for number, (cell, ran) in enumerate(zip(nb.cells, ran_cells, strict=True), 1):
             if cell.cell_type != "code":
                 continue
@@ -152,13 +153,16 @@ class SandboxedExecute(NbGraderPreprocessor):
                 flags.append(f"{where}: {why}")
             if ran is not None and ran.execution_count is not None:
                 cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if grade_id:
+                    exports_written[grade_id] = ran.metadata.get("autograder", {}).get(runner.EXPORTS_WRITTEN, {})
             elif cell.metadata.get("nbgrader", {}).get("grade"):
                 cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=stop_reason,
                                                        traceback=[f"NotRun: this cell did not run: {stop_reason}"])]
         resources["autograder"] = dict(run_folder=str(folder), flags=flags, timed_out=execution.timed_out,
                                        stopped_by_wall_clock=stopped_by_wall_clock, wall_seconds=execution.wall_seconds,
                                        cpu_seconds=execution.cpu_seconds, peak_memory_mb=execution.peak_memory_mb,
-                                       device=execution.device, worker=execution.worker)
+                                       device=execution.device, worker=execution.worker, exports_written=exports_written)
         write_record(resources["autograder"])
         return nb, resources
 
@@ -299,7 +303,9 @@ class TrustedRecheck(NbGraderPreprocessor):
             if judge is None or any(o.output_type == "error" for o in cell.outputs):
                 continue
             try:
-                verdict = judge.judge(kept_inputs(kept, judge), exports.load(Path(record["run_folder"]), judge.collector))
+                evidence = exports.load(Path(record["run_folder"]), judge.collector, kept_token(kept),
+                                        record["exports_written"].get(judge.grade_id, {}))
+                verdict = judge.judge(kept_inputs(kept, judge), evidence)
                 if verdict:  # what the judge measured (a comparison may return nothing)
                     cell.outputs.append(nbformat.v4.new_output("stream", name="stdout",
                                                                text=f"{VERDICT}{clip(verdict, VERDICT_CHARACTERS)}\n"))

@@ -5,6 +5,10 @@ the student's rights, so nothing it writes is trusted: the grader takes only the
 outputs from OUTPUT and checks that the cells are the ones it sent. It saves OUTPUT after every
 cell, so a run killed at a limit still shows which cells ran.
 
+After each cell it notes, in the cell's metadata (``autograder.exports_written``), the digests of
+the files in ``exports/`` that the cell wrote: the grader judges a hidden test's export only if
+its own cell wrote it, and nothing changed it afterwards.
+
 Each cell is limited by the CPU time the kernel's processes spend on it (a busy machine slows a
 cell down but does not make it use more CPU), with a wall clock only as a generous backstop for
 a cell that waits instead of computing. The whole notebook is limited the same way, from outside
@@ -13,8 +17,10 @@ the sandbox (`autograder.execution`).
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -34,6 +40,10 @@ trusts (the kernel can print an error named like the runner's, but cannot set th
 status); the grader regrades a run stopped at the backstop once more, alone."""
 CPU_POLL_S = 0.5
 """How often the kernel's CPU time is measured while a cell runs."""
+EXPORTS, EXPORTS_WRITTEN = "exports", "exports_written"
+"""The collectors' folder (`coursekit.evidence.EXPORTS`), and the cell metadata key that lists what each cell wrote there."""
+EXPORT_BYTES = 200 * 2**20
+"""The largest export the grader reads (`autograder.exports.MAX_BYTES`); a larger one is not digested."""
 
 
 def main(argv=None) -> int:
@@ -53,12 +63,14 @@ def main(argv=None) -> int:
         nbformat.write(notebook, args.output)
 
     client.on_cell_executed = save
+    exports = export_digests()
     try:
         with client.setup_kernel():
             for index, cell in enumerate(notebook.cells):
                 try:
                     with CellCpuLimit(args.cell_cpu) as cpu:
                         client.execute_cell(cell, index)
+                    exports = _note_exports_written(cell, exports)
                     if cell.cell_type == "code":  # for the run's log: what each cell cost
                         print(f"cell {index + 1}: {cpu.used:.1f} s of CPU time, {cpu.wall_seconds:.1f} s", flush=True)
                 except CellTimeoutError:
@@ -75,6 +87,31 @@ def main(argv=None) -> int:
         pass
     nbformat.write(notebook, args.output)
     return 0
+
+
+def export_digests() -> dict[str, tuple[int, str]]:
+    """{file name: (modification time in ns, sha256)} of the regular files in EXPORTS (links, FIFOs
+    and oversized files left out): a file written again with the same bytes counts as written."""
+    digests = {}
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(EXPORTS))[:1000]:
+            with contextlib.suppress(OSError):
+                descriptor = os.open(os.path.join(EXPORTS, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with os.fdopen(descriptor, "rb") as stream:
+                    info = os.fstat(descriptor)
+                    if stat.S_ISREG(info.st_mode) and info.st_size <= EXPORT_BYTES:
+                        digests[name] = info.st_mtime_ns, hashlib.sha256(stream.read(EXPORT_BYTES + 1)).hexdigest()
+    return digests
+
+
+def _note_exports_written(cell, before: dict) -> dict:
+    """Note in ``cell``'s metadata the exports it wrote (new or written again), with their sha256;
+    return the digests now."""
+    after = export_digests()
+    written = {name: digest for name, (mtime, digest) in after.items() if before.get(name) != (mtime, digest)}
+    if cell.cell_type == "code":
+        cell.metadata.setdefault("autograder", {})[EXPORTS_WRITTEN] = written
+    return after
 
 
 def cpu_seconds(processes) -> float:

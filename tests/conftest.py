@@ -104,10 +104,19 @@ def tiny_source_notebook():
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
+@pytest.fixture(scope="session")
+def built_tiny_course(tmp_path_factory) -> Path:
+    """The tiny course built once per test session (each test gets its own copy)."""
+    return tiny_course_at(tmp_path_factory.mktemp("tiny-template")).root
+
+
 @pytest.fixture
-def tiny_course(tmp_path):
+def tiny_course(tmp_path, built_tiny_course):
     """A course folder with the real nbgrader_config.py and the tiny assignment, built."""
-    return tiny_course_at(tmp_path)
+    from autograder.course import Course
+
+    shutil.copytree(built_tiny_course, tmp_path / "course")
+    return Course(tmp_path / "course")
 
 
 def tiny_course_at(folder: Path):

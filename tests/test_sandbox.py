@@ -8,7 +8,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import exports, sandbox
+from autograder import exports, runner, sandbox
 from autograder.cli import main
 from autograder.course import Course
 from autograder.errors import CourseError
@@ -110,18 +110,23 @@ def judge_mean(inputs, arrays) -> str:
     return "mean below 1"
 
 
-def judged(tmp_path, mean: float | None):
-    """One graded cell that passed in the kernel and exported ``mean`` (None: exported nothing), after TrustedRecheck."""
+def judged(tmp_path, mean: float | None, token: str = "this-run", written_by_its_cell: bool = True):
+    """One graded cell that passed in the kernel and exported ``mean`` (None: exported nothing) with
+    ``token``, in the cell the runner saw write it (or not), after TrustedRecheck."""
     folder = tmp_path / "run"
     folder.mkdir()
-    write_inputs(judges_of(ASSIGNMENT)["test_mean"], {"limit": np.asarray(1.0)}, [hidden_inputs_path(folder)])
+    kept = hidden_inputs_path(folder)
+    write_inputs(judges_of(ASSIGNMENT)["test_mean"], {"limit": np.asarray(1.0)}, [kept])
+    (kept / evidence.RUN_TOKEN).write_text("this-run")
+    written = {}
     if mean is not None:
         with pytest.MonkeyPatch().context() as patch:
             patch.chdir(folder)
-            evidence.save("hand_in_mean", {"mean": mean})
+            evidence.save("hand_in_mean", {"mean": mean, evidence.TOKEN_KEY: token})
+            written = {name: digest for name, (_, digest) in runner.export_digests().items()} if written_by_its_cell else {}
     cell = nbformat.v4.new_code_cell("check(mean)", metadata={"nbgrader": {"grade": True, "grade_id": "test_mean"}})
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="passed\n")]
-    record = {"run_folder": str(folder), "flags": []}
+    record = {"run_folder": str(folder), "flags": [], "exports_written": {"test_mean": written}}
     TrustedRecheck().preprocess(nbformat.v4.new_notebook(cells=[cell]), {"nbgrader": {"assignment": ASSIGNMENT},
                                                                           "autograder": record})
     return cell.outputs, record["flags"]
@@ -144,6 +149,23 @@ def test_a_cell_that_passed_in_the_kernel_but_left_no_evidence_is_flagged(tmp_pa
     assert outputs[0].ename == "HiddenTestFailed"
     assert flags == ["test_mean: passed in the notebook, but the grader cannot judge it: the notebook exported "
                      "nothing for hand_in_mean (was the test cell changed?)"]
+
+
+@pytest.mark.parametrize("token, written_by_its_cell, why", [
+    ("another-run", True, "does not carry this grading run's token (made in another run?)"),
+    ("this-run", False, "was not written while its test cell ran (by another cell, or not by the hidden test)"),
+])
+def test_an_export_from_another_run_or_another_cell_fails_and_is_flagged(tmp_path, token, written_by_its_cell, why):
+    outputs, flags = judged(tmp_path, 0.5, token, written_by_its_cell)
+    assert outputs[0].ename == "HiddenTestFailed" and outputs[0].evalue.endswith(why)
+    assert flags == [f"test_mean: passed in the notebook, but the grader cannot judge it: the export for hand_in_mean {why}"]
+
+
+def test_an_export_changed_after_its_cell_ran_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "export_digests", lambda: {"hand_in_mean.npz": (0, "digest when its cell ended")})
+    outputs, flags = judged(tmp_path, 0.5)
+    assert flags == ["test_mean: passed in the notebook, but the grader cannot judge it: the export for hand_in_mean "
+                     "was changed after its test cell ran"]
 
 
 def test_what_the_notebook_printed_in_the_graders_words_is_marked_as_the_notebooks(tmp_path):

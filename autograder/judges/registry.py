@@ -145,6 +145,10 @@ def hand_out(assignment: str, folder: Path, kept: Path, seed: int | None = None)
     seed = secrets.randbits(64) if seed is None else seed
     for index, judge_ in enumerate(sorted(judges_of(assignment).values(), key=lambda judge_: judge_.grade_id)):
         write_inputs(judge_, drawn_inputs(judge_, np.random.default_rng([seed, index])), [folder / evidence_files.INPUTS, kept])
+    token = secrets.token_hex(16)
+    for place in (folder / evidence_files.INPUTS, kept):
+        Path(place).mkdir(parents=True, exist_ok=True)
+        (Path(place) / evidence_files.RUN_TOKEN).write_text(token)
     return seed
 
 
@@ -157,6 +161,11 @@ def write_inputs(judge_: Judge, inputs: dict, folders) -> None:
     for folder in folders:
         Path(folder).mkdir(parents=True, exist_ok=True)
         np.savez(Path(folder) / f"{judge_.collector}.npz", **inputs)
+
+
+def kept_token(kept: Path) -> str:
+    """The token `hand_out` gave the run, which each of its exports must carry."""
+    return (kept / evidence_files.RUN_TOKEN).read_text()
 
 
 def kept_inputs(kept: Path, judge_: Judge) -> dict[str, np.ndarray]:

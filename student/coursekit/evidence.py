@@ -26,6 +26,10 @@ EXPORTS = "exports"
 """Where, in the notebook's working folder, collectors save their evidence for the grader."""
 PLAIN_KINDS = "biufU"
 """Booleans, integers, floats and strings: what np.load reads without unpickling."""
+RUN_TOKEN = "run_token"
+"""The file in INPUTS that names this grading run; every export carries it (`TOKEN_KEY`), so an
+export copied from another run, or another student's, is refused."""
+TOKEN_KEY = "_run_token"
 
 
 def collector(function):
@@ -39,7 +43,9 @@ def collector(function):
     @functools.wraps(function)
     def hand_in(*student_objects, **options) -> None:
         inputs, judge_here = _hidden_inputs(assignment, function.__name__)
-        evidence = save(function.__name__, function(inputs, *student_objects, **options))
+        evidence = function(inputs, *student_objects, **options)
+        token = Path(INPUTS) / RUN_TOKEN
+        evidence = save(function.__name__, {**evidence, TOKEN_KEY: token.read_text()} if token.exists() else evidence)
         if judge_here is not None:
             verdict = judge_here(evidence)
             if verdict:
