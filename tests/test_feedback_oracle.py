@@ -2,13 +2,12 @@
 one extreme prediction changes the RMSEs the feedback shows, learns less about that price than
 guessing the average price would tell.
 
-The probe (from an attack on assignment 1): the baseline predicts a constant c for every house;
-the "linear model" predicts c too, except D dollars more on house j. The feedback of the ranking
-cell shows both RMSEs, and n (R_linear^2 - R_baseline^2) = D (D + 2c - 2 y_j) gives y_j. Shown
+The probe (from an attack on assignment 1): one model predicts a constant c for every house, the
+other c too, except D dollars more on house j (a feature column that is 1 on house j alone does
+it). The feedback shows both RMSEs, and n (R_2^2 - R_1^2) = D (D + 2c - 2 y_j) gives y_j. Shown
 exactly, that reads every price to the dollar; shown to the nearest RMSE_STEP and one significant digit it must not."""
 
 import functools
-import re
 
 import numpy as np
 import pytest
@@ -18,22 +17,15 @@ from autograder.judges import regression as judges
 from coursekit.checks import regression as checks
 
 
-def shown_rmses(predictions: dict) -> list[float]:
-    """The RMSEs (dollars) in the feedback of the ranking cell for these predictions, whether it passes or fails."""
-    try:
-        message = judges.judge_ranking({}, predictions)
-    except AssertionError as error:
-        message = str(error)
-    return [float(figure.replace(",", "")) for figure in re.findall(r"\$([\d,]+)", message)]
-
-
 def probe(prices: np.ndarray, house: int, constant: float, spike: float) -> float:
-    """The price of ``house`` that the probe reads from the feedback."""
-    linear = np.full(len(prices), constant)
+    """The price of ``house`` that the probe reads from the RMSEs as feedback shows them."""
+    order = np.arange(len(prices))
+    def shown(predictions):
+        return float(f"{judges.shown_rmse('probe', judges.held_out_rmse(predictions, order)):.0f}")
+    baseline = np.full(len(prices), constant)
+    linear = baseline.copy()
     linear[house] += spike
-    figures = shown_rmses({"baseline_price": np.asarray(constant), "linear": linear, "mlp": np.full(len(prices), constant)})
-    baseline_rmse = figures[-1] if len(figures) == 3 else figures[1]  # passing: "... < baseline $X"; failing: linear, baseline
-    linear_rmse = figures[1] if len(figures) == 3 else figures[0]
+    linear_rmse, baseline_rmse = shown(linear), shown(baseline)
     return (spike + 2 * constant - len(prices) * (linear_rmse ** 2 - baseline_rmse ** 2) / spike) / 2
 
 
@@ -55,7 +47,7 @@ def test_the_best_probe_reads_less_than_the_average_price_tells(monkeypatch):
 def test_the_probe_would_read_every_price_if_the_feedback_were_exact(monkeypatch):
     """The attack works: with the figures shown exactly it reads prices to the dollar."""
     prices = np.random.default_rng(0).uniform(50_000, 500_000, 300)
-    monkeypatch.setattr(judges, "held_out_rmse", lambda predictions: float(np.sqrt(np.mean((predictions - prices) ** 2))))
-    monkeypatch.setattr(judges, "record", lambda name, value, *rounding, **digits: value)
+    monkeypatch.setattr(judges, "held_out_rmse", lambda predictions, order: float(np.sqrt(np.mean((predictions - prices) ** 2))))
+    monkeypatch.setattr(judges, "shown_rmse", lambda name, value: value)
     read = [probe(prices, house, 200_000.0, 1e6) for house in range(10)]
     assert np.allclose(read, prices[:10], atol=1000)

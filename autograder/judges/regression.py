@@ -6,6 +6,7 @@ import numpy as np
 from coursekit.checks import regression as checks
 
 from .. import data
+from ..models import rebuilt
 from .registry import judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -63,7 +64,9 @@ def judge_metrics(inputs, evidence) -> None:
 
 @judge("test_baseline", checks.hand_in_baseline_price)
 def judge_baseline_price(inputs, evidence) -> None:
-    checks.judge_baseline_price(evidence["baseline_price"], float(np.mean(evidence["train_prices"])))
+    prices = data.load_ames()[checks.TARGET]
+    rows = checks.judged_training_rows(evidence["train_index"], prices.index)
+    checks.judge_baseline_price(evidence["baseline_price"], float(prices.loc[rows].mean()))
 
 
 # --- exercises 3-5: features, normalisation and models ----------------------------------------
@@ -77,14 +80,33 @@ def affinity_seed(rng) -> dict:
     return {"seed": rng.integers(0, 2**31)}
 
 
+MODEL_LAYERS = {"Normalization", "Dense", "Rescaling", "Dropout"}
+"""What the grader rebuilds of the notebook's models (the exercises need no more)."""
+
+
+def exported_model(evidence, name: str):
+    """The model the notebook exported under ``name``, rebuilt here (`autograder.models`)."""
+    return rebuilt(evidence, name, MODEL_LAYERS)
+
+
+def affinity(inputs, evidence, what: str) -> tuple:
+    """(the rebuilt model, its affinity evidence on inputs drawn from the run's seed), measured here."""
+    model = exported_model(evidence, "model")
+    compiled = str(evidence["model_compile"]) != "null"
+    return model, checks.affinity_evidence(model, int(evidence["n_features"]), what, int(inputs["seed"]), compiled)
+
+
 @judge("test_linear_model", checks.hand_in_linear_model, draw=affinity_seed)
 def judge_linear_model(inputs, evidence) -> None:
-    checks.judge_linear_model(evidence, int(inputs["seed"]))
+    _, measured = affinity(inputs, evidence, "the linear model")
+    checks.judge_linear_model(measured, int(inputs["seed"]))
 
 
 @judge("test_mlp_model", checks.hand_in_mlp_model, draw=affinity_seed)
 def judge_mlp_model(inputs, evidence) -> None:
-    checks.judge_mlp_model(evidence, int(inputs["seed"]))
+    model, measured = affinity(inputs, evidence, "the MLP")
+    checks.mlp_structure(model)
+    checks.judge_mlp_model(measured, int(inputs["seed"]))
 
 
 # --- held-out metrics -------------------------------------------------------------------------
@@ -96,23 +118,44 @@ probe that reads one house's price from the change in RMSE then tells it less we
 price does (tests/test_feedback_oracle.py)."""
 
 
-def held_out_rmse(predictions: np.ndarray) -> float:
-    """RMSE in dollars of predicted prices of the held-out houses (needs their sale prices)."""
-    prices = data.load_ames("test")[checks.TARGET].to_numpy(np.float64)
+def shown_rmse(name: str, rmse: float) -> float:
+    """A held-out RMSE as feedback shows it (`RMSE_STEP`, one significant digit), recorded exactly."""
+    return record(name, rmse, RMSE_STEP, significant=1)
+
+
+def held_out_order(rng) -> dict:
+    """The order in which the notebook hands in its features of the held-out houses, new each run."""
+    return {"order": rng.permutation(len(data.load_ames("test")))}
+
+
+def held_out_rmse(predictions: np.ndarray, order: np.ndarray) -> float:
+    """RMSE in dollars of predicted prices of the held-out houses in ``order`` (needs their sale prices)."""
+    prices = data.load_ames("test")[checks.TARGET].to_numpy(np.float64)[order]
+    predictions = np.asarray(predictions, np.float64).reshape(-1)
     assert predictions.shape == prices.shape, f"got {predictions.shape} predictions; expected {prices.shape}"
     assert np.all(np.isfinite(predictions)), "the model predicts NaN or infinity on held-out houses"
     return reference_rmse(prices, predictions)
 
 
-@judge("test_held_out_ranking", checks.hand_in_ranking)
+def held_out_model_rmse(inputs, evidence, name: str) -> float:
+    """The held-out RMSE of the model exported as ``name``, predicted here from the notebook's
+    features of the held-out houses in this run's order."""
+    order, features = inputs["order"], np.asarray(evidence["features"], np.float32)
+    assert features.ndim == 2 and len(features) == len(order), (
+        f"feature_matrix gives an array of shape {features.shape} for {len(order)} held-out houses")
+    predictions = exported_model(evidence, name).predict(features, verbose=0)
+    return shown_rmse(f"01/{name}_held_out_rmse", held_out_rmse(predictions, order))
+
+
+@judge("test_held_out_ranking", checks.hand_in_ranking, draw=held_out_order)
 def judge_ranking(inputs, evidence) -> str:
-    baseline = record("01/baseline_held_out_rmse",
-                      held_out_rmse(np.full_like(evidence["linear"], float(evidence["baseline_price"]))), RMSE_STEP, significant=1)
-    linear = record("01/linear_held_out_rmse", held_out_rmse(evidence["linear"]), RMSE_STEP, significant=1)
-    mlp = record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]), RMSE_STEP, significant=1)
+    training_mean = float(data.load_ames()[checks.TARGET].mean())
+    baseline = shown_rmse("01/baseline_held_out_rmse", held_out_rmse(np.full(len(inputs["order"]), training_mean),
+                                                                     inputs["order"]))
+    linear, mlp = held_out_model_rmse(inputs, evidence, "linear"), held_out_model_rmse(inputs, evidence, "mlp")
     return checks.judge_ranking(baseline, linear, mlp, HELD_OUT)
 
 
-@judge("test_mlp_threshold", checks.hand_in_mlp_threshold)
+@judge("test_mlp_threshold", checks.hand_in_mlp_threshold, draw=held_out_order)
 def judge_mlp_threshold(inputs, evidence) -> str:
-    return checks.judge_mlp_threshold(record("01/mlp_held_out_rmse", held_out_rmse(evidence["mlp"]), RMSE_STEP, significant=1), HELD_OUT)
+    return checks.judge_mlp_threshold(held_out_model_rmse(inputs, evidence, "mlp"), HELD_OUT)

@@ -13,6 +13,7 @@ inputs from the grader itself and shows the judge's verdict in the cell.
 """
 
 import functools
+import json
 import sys
 from pathlib import Path
 
@@ -100,6 +101,14 @@ def load(path: Path) -> dict[str, np.ndarray]:
     """The plain arrays of a NumPy archive (never unpickled)."""
     with np.load(path, allow_pickle=False) as archive:
         return {key: archive[key] for key in archive.files}
+
+
+def model_arrays(model, name: str) -> dict[str, np.ndarray]:
+    """``model`` as plain arrays, for a grader that rebuilds it (`autograder.models.rebuilt`): its
+    Keras config as JSON text, whether and how it was compiled, and its weights."""
+    compiled = model.get_compile_config() if getattr(model, "optimizer", None) is not None else None
+    return {f"{name}_config": np.asarray(model.to_json()), f"{name}_compile": np.asarray(json.dumps(compiled, default=str)),
+            **listed(f"{name}_weights", model.get_weights())}
 
 
 def listed(name: str, items) -> dict[str, np.ndarray]:

@@ -148,37 +148,55 @@ def test_metrics_that_answer_the_public_cases_from_a_table_fail_on_hidden_cases(
         hidden_test(checks.hand_in_metrics, looked_up(0), looked_up(1), lambda prices: 3.0)
 
 
-def test_a_baseline_from_the_wrong_split_is_named(frame, hidden_test, both_fail):
-    train, _ = correct_split(frame, 0.2, 0)
+def test_a_baseline_from_the_wrong_split_is_named(ames_folder, hidden_test, both_fail):
+    houses = data.load_ames()
+    train, _ = correct_split(houses, 0.2, 0)
     checks.check_baseline_price(train.SalePrice.mean(), np.mean, train)
-    assert hidden_test(checks.hand_in_baseline_price, train.SalePrice.mean(), train) is None
-    wrong = frame.SalePrice.mean() + 1
-    both_fail(lambda: checks.check_baseline_price(wrong, np.mean, train), checks.hand_in_baseline_price, wrong, train,
-              match="The baseline may use the training split only")
+    assert hidden_test(checks.hand_in_baseline_price, train.SalePrice.mean(), correct_split, houses, 0.2, 0) is None
+    wrong = houses.SalePrice.mean()
+    both_fail(lambda: checks.check_baseline_price(wrong, np.mean, train), checks.hand_in_baseline_price, wrong,
+              correct_split, houses, 0.2, 0, match="The baseline may use the training split only")
+
+
+def test_the_baseline_is_judged_on_the_graders_prices_of_the_students_split(ames_folder, hidden_test):
+    """A notebook that rebinds its training frame before the test, or hands in prices of its own,
+    gains nothing: the collector splits the houses with the student's function, and the judge reads
+    the prices of those rows from its own data."""
+    houses = data.load_ames()
+    train, _ = correct_split(houses, 0.2, 0)
+    doctored = houses.assign(SalePrice=0)  # prices the kernel made up
+    with pytest.raises(AssertionError, match="The baseline may use the training split only"):
+        hidden_test(checks.hand_in_baseline_price, 0.0, correct_split, doctored, 0.2, 0)
+    with pytest.raises(AssertionError, match=r"^the training split has 40 houses; expected about"):
+        hidden_test(checks.hand_in_baseline_price, train.SalePrice.mean(), lambda frame, *_: (frame[:40], frame[40:]),
+                    houses, 0.2, 0)
 
 
 # --- normalisation and models -----------------------------------------------------------------
 
 def test_a_normalizer_adapted_on_all_rows_is_called_leakage(ames_folder, hidden_test, both_fail):
-    features = living_area(data.load_ames("train"))
+    houses = data.load_ames()
+    features = living_area(correct_split(houses, 0.2, 0)[0])
     leaky = layers.Normalization()
-    leaky.adapt(np.concatenate([features, living_area(data.load_ames("test"))]))
+    leaky.adapt(living_area(houses))
+    split = (correct_split, houses, 0.2, 0)
     both_fail(lambda: checks.check_features_and_normalizer(living_area, leaky, features),
-              checks.hand_in_features_and_normalizer, living_area, leaky, features, match="adapt it on the training split only")
+              checks.hand_in_features_and_normalizer, living_area, leaky, *split, match="adapt it on the training split only")
     honest = layers.Normalization()
     honest.adapt(features)
     checks.check_features_and_normalizer(living_area, honest, features)
-    hidden_test(checks.hand_in_features_and_normalizer, living_area, honest, features)
+    hidden_test(checks.hand_in_features_and_normalizer, living_area, honest, *split)
 
 
 def test_features_with_missing_values_on_the_held_out_houses_are_named(ames_folder, both_fail):
-    features = living_area(data.load_ames("train"))
+    houses = data.load_ames()
+    features = living_area(correct_split(houses, 0.2, 0)[0])
     normalizer = layers.Normalization()
     normalizer.adapt(features)
     def unfilled(frame):
         return np.where(frame.index % 7 == 0, np.nan, living_area(frame)[:, 0])[:, None]
     both_fail(lambda: checks.check_features_and_normalizer(unfilled, normalizer, features),
-              checks.hand_in_features_and_normalizer, unfilled, normalizer, features,
+              checks.hand_in_features_and_normalizer, unfilled, normalizer, correct_split, houses, 0.2, 0,
               match="^feature_matrix leaves missing values on other houses: fill them$")
 
 
@@ -206,9 +224,19 @@ def test_an_mlp_without_hidden_layers_is_named(features, both_fail):
               match=r"^the MLP has 1 Dense layer\(s\): it needs at least one hidden")
 
 
-def test_an_uncompiled_model_is_named(features):
+def test_an_uncompiled_model_is_named(features, hidden_test):
     with pytest.raises(AssertionError, match=r"^the model is not compiled: call model.compile"):
         check_compiled(regression_model(features, compiled=False))
+    with pytest.raises(AssertionError, match=r"^the linear model is not compiled: call model.compile"):
+        hidden_test(checks.hand_in_linear_model, regression_model(features, compiled=False), N_FEATURES)
+
+
+def test_a_model_with_a_layer_the_grader_does_not_rebuild_is_refused(features, hidden_test):
+    inputs = keras.Input((N_FEATURES,))
+    model = keras.Model(inputs, layers.Lambda(lambda x: x[:, :1] * 0)(inputs))
+    model.compile("adam", "mse")
+    with pytest.raises(exports.ExportError, match=r"uses Lambda .*; the grader rebuilds only Dense, Dropout, Normalization"):
+        hidden_test(checks.hand_in_linear_model, model, N_FEATURES)
 
 
 def test_a_model_with_the_wrong_input_width_is_named(features):
@@ -243,7 +271,7 @@ def fixed_model(slope, intercept):
 
 def test_ranking_passes_when_each_model_beats_the_last_and_records_the_measurements(ames_folder, hidden_test):
     good, rough = fixed_model(100.0, 0.0), fixed_model(80.0, 30_000.0)
-    verdict = hidden_test(checks.hand_in_ranking, 175_000.0, rough, good, living_area)
+    verdict = hidden_test(checks.hand_in_ranking, rough, good, living_area)
     assert verdict.startswith("RMSE on the held-out houses: MLP $")
     assert MEASUREMENTS["01/mlp_held_out_rmse"] < MEASUREMENTS["01/linear_held_out_rmse"] < MEASUREMENTS["01/baseline_held_out_rmse"]
 
@@ -251,7 +279,7 @@ def test_ranking_passes_when_each_model_beats_the_last_and_records_the_measureme
 def test_a_linear_model_that_never_learned_loses_the_ranking(ames_folder, hidden_test):
     untrained = fixed_model(0.0, 1.0)  # predicts $1 for every house, as a model with an unscaled target does
     with pytest.raises(AssertionError, match=r"the linear model's RMSE \(\$[\d,]+\) is not below the mean baseline's .*Scale the target"):
-        hidden_test(checks.hand_in_ranking, 175_000.0, untrained, fixed_model(100.0, 0.0), living_area)
+        hidden_test(checks.hand_in_ranking, untrained, fixed_model(100.0, 0.0), living_area)
 
 
 def test_the_validation_ranking_uses_the_same_diagnosis():
@@ -276,7 +304,7 @@ def test_in_the_sandbox_the_ranking_is_only_exported_and_the_grader_judges_it(am
     good, rough = fixed_model(100.0, 0.0), fixed_model(80.0, 30_000.0)
     hand_out(checks.ASSIGNMENT, Path.cwd(), tmp_path / "kept")
     inside_the_sandbox()
-    checks.hand_in_ranking(175_000.0, good, rough, living_area)  # the MLP is the rough one: a wrong ranking
+    checks.hand_in_ranking(good, rough, living_area)  # the MLP is the rough one: a wrong ranking
     assert capsys.readouterr().out == "", "the notebook cannot measure the held-out houses"
     monkeypatch.setenv("COURSE_DATA_DIR", str(ames_folder))
     judge = judges_of(checks.ASSIGNMENT)["test_held_out_ranking"]

@@ -29,11 +29,14 @@ import numpy as np
 import pandas as pd
 
 from .. import data
-from ..evidence import collector, returns_evidence
+from ..evidence import collector, model_arrays, returns_evidence
 from .common import call, check_close, check_compiled, check_output_shape
 
 ASSIGNMENT = "01_regression_baselines"
 TARGET = "SalePrice"
+VALIDATION_FRACTION = 0.2
+"""The notebook's share of validation houses (its VALIDATION_FRACTION): the training split the
+judges expect holds the rest."""
 
 # Held-out RMSE in dollars of the reference notebook, `tools/calibrate.py 01 --seeds 0 1 2 3 4`
 # (tensorflow-cpu 2.21.0, keras 3.15.1, 2-core CPU, 2026-11-22):
@@ -178,9 +181,28 @@ def check_baseline_price(baseline_price, fit_mean_baseline, train_frame: pd.Data
     judge_baseline_price(_baseline_price(baseline_price), float(call(fit_mean_baseline, train_frame[TARGET].to_numpy())))
 
 
+def training_split(split_function, houses: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """The training part of the student's split of the houses, made here (not a variable the
+    notebook could have rebound before the test)."""
+    train, _ = call(split_function, houses.copy(), fraction, seed)
+    return train
+
+
 @collector
-def hand_in_baseline_price(inputs, baseline_price, train_frame: pd.DataFrame) -> dict:
-    return {"baseline_price": _baseline_price(baseline_price), "train_prices": train_frame[TARGET].to_numpy()}
+def hand_in_baseline_price(inputs, baseline_price, split_function, houses, fraction, seed) -> dict:
+    return {"baseline_price": _baseline_price(baseline_price),
+            "train_index": training_split(split_function, houses, fraction, seed).index.to_numpy()}
+
+
+def judged_training_rows(train_index, houses_index) -> np.ndarray:
+    """The student's training rows, once they are distinct training houses, as many as the split
+    keeps (the judge then reads their prices from its own copy of the data)."""
+    train_index, expected = np.asarray(train_index), round(len(houses_index) * (1 - VALIDATION_FRACTION))
+    assert train_index.ndim == 1 and abs(len(train_index) - expected) <= 1, (
+        f"the training split has {len(train_index)} houses; expected about {expected}")
+    assert len(set(train_index.tolist())) == len(train_index) and np.isin(train_index, houses_index).all(), (
+        "the training split's index is not a set of distinct rows of the houses (keep their original index)")
+    return train_index
 
 
 # --- exercises 3-5: features, normalisation and models ----------------------------------------
@@ -219,12 +241,17 @@ def check_features_and_normalizer(feature_function, normalizer, train_features) 
 
 
 @collector
-def hand_in_features_and_normalizer(inputs, feature_function, normalizer, train_features) -> dict:
-    return features_evidence(feature_function, normalizer, train_features)
+def hand_in_features_and_normalizer(inputs, feature_function, normalizer, split_function, houses, fraction, seed) -> dict:
+    train = training_split(split_function, houses, fraction, seed)
+    return features_evidence(feature_function, normalizer, call(feature_function, train))
 
 
-def _check_regression_model(model, n_features: int, what: str) -> None:
-    check_compiled(model, what)
+def _check_regression_model(model, n_features: int, what: str, compiled: bool | None = None) -> None:
+    """``compiled``: whether the model was compiled, where it was rebuilt from an export (which is not)."""
+    if compiled is None:
+        check_compiled(model, what)
+    else:
+        assert compiled, f"{what} is not compiled: call model.compile(optimizer=..., loss=...) before returning it"
     assert tuple(model.input_shape) == (None, n_features), (
         f"{what} takes inputs of shape {tuple(model.input_shape)}; expected (None, {n_features}), one column per feature")
     check_output_shape(model, (None, 1), what, "end with a single unit that predicts the price")
@@ -241,9 +268,9 @@ def affinity_inputs(mean, std, seed: int):
 
 
 @returns_evidence
-def affinity_evidence(model, n_features: int, what: str, seed: int) -> dict:
+def affinity_evidence(model, n_features: int, what: str, seed: int, compiled: bool | None = None) -> dict:
     """The model's predictions of f(a x + (1-a) z), f(x) and f(z) on inputs drawn from ``seed``."""
-    _check_regression_model(model, n_features, what)
+    _check_regression_model(model, n_features, what, compiled)
     normalizer = next(layer for layer in model.layers if layer.__class__.__name__ == "Normalization")
     mean = np.asarray(normalizer.mean, np.float64).reshape(-1)
     std = np.sqrt(np.asarray(normalizer.variance, np.float64).reshape(-1))
@@ -278,10 +305,10 @@ def check_linear_model(model, n_features: int) -> None:
 
 @collector
 def hand_in_linear_model(inputs, model, n_features: int) -> dict:
-    return affinity_evidence(model, n_features, "the linear model", int(inputs["seed"]))
+    return {"n_features": int(n_features), **model_arrays(model, "model")}
 
 
-def _mlp_structure(model) -> None:
+def mlp_structure(model) -> None:
     dense_layers = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
     assert len(dense_layers) >= 2, (
         f"the MLP has {len(dense_layers)} Dense layer(s): it needs at least one hidden Dense layer before the output")
@@ -295,23 +322,22 @@ def judge_mlp_model(evidence, seed: int) -> None:
 def check_mlp_model(model, n_features: int) -> None:
     """Compiled, (None, n) -> (None, 1), with hidden Dense layers and a nonlinearity."""
     evidence = affinity_evidence(model, n_features, "the MLP", _PUBLIC_AFFINITY_SEED)
-    _mlp_structure(model)
+    mlp_structure(model)
     judge_mlp_model(evidence, _PUBLIC_AFFINITY_SEED)
 
 
 @collector
 def hand_in_mlp_model(inputs, model, n_features: int) -> dict:
-    evidence = affinity_evidence(model, n_features, "the MLP", int(inputs["seed"]))
-    _mlp_structure(model)
-    return evidence
+    return {"n_features": int(n_features), **model_arrays(model, "model")}
 
 
 # --- the models on held-out houses --------------------------------------------------------------
 
-def held_out_predictions(model, feature_function) -> np.ndarray:
-    """``model``'s predicted prices of the kit's held-out houses."""
-    features = np.asarray(feature_function(data.load_ames("test")), dtype=np.float32)
-    return np.asarray(model.predict(features, verbose=0), dtype=np.float64).reshape(-1)
+def held_out_features(feature_function, order) -> np.ndarray:
+    """The student's features of the held-out houses, in the ``order`` the grader drew for this run
+    (the grader predicts them with the exported models: an array made in another run, or another
+    student's, does not fit)."""
+    return np.asarray(call(feature_function, data.load_ames("test").iloc[np.asarray(order)]), dtype=np.float32)
 
 
 def judge_ranking(baseline: float, linear: float, mlp: float, where: str) -> str:
@@ -333,9 +359,9 @@ def check_ranking(results: pd.DataFrame) -> None:
 
 
 @collector
-def hand_in_ranking(inputs, baseline_price: float, linear_model, mlp_model, feature_function) -> dict:
-    return {"baseline_price": float(baseline_price), "linear": held_out_predictions(linear_model, feature_function),
-            "mlp": held_out_predictions(mlp_model, feature_function)}
+def hand_in_ranking(inputs, linear_model, mlp_model, feature_function) -> dict:
+    return {"features": held_out_features(feature_function, inputs["order"]), **model_arrays(linear_model, "linear"),
+            **model_arrays(mlp_model, "mlp")}
 
 
 def judge_mlp_threshold(rmse: float, where: str) -> str:
@@ -353,4 +379,4 @@ def show_mlp_target(results: pd.DataFrame) -> None:
 
 @collector
 def hand_in_mlp_threshold(inputs, mlp_model, feature_function) -> dict:
-    return {"mlp": held_out_predictions(mlp_model, feature_function)}
+    return {"features": held_out_features(feature_function, inputs["order"]), **model_arrays(mlp_model, "mlp")}
