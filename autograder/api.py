@@ -101,15 +101,18 @@ def export_grades(lms: str, assignments=None, output=None, grading=None, db_url:
                   Export(config=course.nbgrader_config()))
 
 
-def similarity(assignment: str, output=None, course_root=None) -> list[copying.SimilarPair]:
+def similarity(assignment: str, output=None, course_root=None) -> copying.Similarity:
     """Every pair of the submissions graded into ``output`` (default: grading/<assignment>/), most
-    similar first, also written to similarity.csv there."""
+    similar code first (also written to similarity.csv there), and the pairs whose runs exported
+    identical evidence, most identical arrays first (identical_evidence.csv)."""
     course = Course.find(course_root)
     [assignment] = course.assignments([assignment])
     output = Path(output) if output else course.root / "grading" / assignment
     pairs = _similar_pairs(course, assignment, output)
     copying.write_similarity_csv(pairs, output / "similarity.csv")
-    return pairs
+    identical = copying.identical_evidence(output / "runs")
+    copying.write_identical_csv(identical, output / "identical_evidence.csv")
+    return copying.Similarity(pairs, identical)
 
 
 def _similar_pairs(course: Course, assignment: str, output: Path) -> list[copying.SimilarPair]:

@@ -184,12 +184,17 @@ def _export(**arguments) -> int:
 
 
 def _similarity(top: int = 10, **arguments) -> int:
-    pairs = api.similarity(**arguments)
-    for pair in pairs[:top]:
+    found = api.similarity(**arguments)
+    for pair in found.pairs[:top]:
         print(f"{pair.similarity:6.1%}  {pair.first} / {pair.second}  ({len(pair.shared)} shared passages)")
         for first, _ in pair.shared[:2]:
             print("        " + first.replace("\n", "\n        "))
-    print(f"all {len(pairs)} pairs: similarity.csv")
+    print(f"all {len(found.pairs)} pairs: similarity.csv")
+    print(f"\nidentical evidence ({len(found.identical)} pairs; a lead to look into, not proof):")
+    for pair in found.identical[:top]:
+        arrays = ", ".join(f"{label} ({size} values)" for label, size in pair.arrays)
+        print(f"  {pair.first} / {pair.second}: identical {arrays}")
+    print("all of them: identical_evidence.csv")
     return 0
 
 

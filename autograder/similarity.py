@@ -9,6 +9,9 @@ Wilkerson and Aiken, SIGMOD 2003) keeps the smallest hash of each window of ``W`
 fingerprint that holds every passage of at least K + W - 1 tokens two answers share, wherever it
 sits (reordered functions keep their passages). A pair's similarity is the share of the smaller
 answer's fingerprint that the other answer also has.
+
+Copied results are looked for too (`identical_evidence`): arrays two students' runs exported
+exactly alike.
 """
 
 import csv
@@ -18,10 +21,17 @@ import itertools
 import keyword
 import re
 import tokenize
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
+
+from coursekit.evidence import EXPORTS, TOKEN_KEY
+
+from . import exports
+from .untrusted import clip
 
 K, W = 12, 8
 """Tokens per hashed run, and hashes per winnowing window."""
@@ -171,4 +181,81 @@ def write_similarity_csv(pairs: list[SimilarPair], path: Path) -> Path:
         for pair in pairs:
             longest = max((first for first, _ in pair.shared), key=len, default="")
             writer.writerow([pair.first, pair.second, f"{pair.similarity:.3f}", len(pair.shared), longest])
+    return path
+
+
+MIN_VALUES = 100
+"""The fewest values an array must hold for its being identical to tell anything."""
+
+
+@dataclass(frozen=True)
+class IdenticalPair:
+    first: str
+    second: str
+    arrays: list[tuple[str, int]]
+    """Each array both students' runs exported exactly alike: ("collector/key", its number of values)."""
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """What `autograder similarity` found: similar code and identical evidence."""
+    pairs: list[SimilarPair]
+    identical: list[IdenticalPair]
+
+
+def identical_evidence(runs: Path) -> list[IdenticalPair]:
+    """Every pair of students under ``runs/<student>/<notebook>/exports/`` whose collectors exported
+    an array exactly alike (same collector and key, dtype, shape and bytes), most such arrays first.
+
+    Code similarity misses a pasted result: a classmate's held-out predictions or trained weights
+    copied into a notebook of one's own code. Evidence on inputs drawn per run differs between runs
+    and never matches, but predictions of fixed held-out inputs and exported weights stay the same
+    across runs. Two trained models rarely agree to the last bit, yet the handed-out notebooks fix
+    the random seed, so two students who write the prescribed model the same way may get the same
+    numbers honestly: this is a lead for the instructor to look into, not a penalty. Only arrays of
+    at least MIN_VALUES values that are not one value repeated count (a model that predicts one
+    class for everything is no sign of copying); the run's token is left out.
+
+    The exports were written by the students' notebooks: they are read with `exports.load` (no
+    links, special files, pickles or oversized archives) and one it refuses is skipped. Each array
+    is hashed, and students are grouped by (notebook, collector, key, hash), so the work grows with
+    the number of students, not of pairs. Names of collectors and keys are the notebook's: shown
+    clipped, unprintable characters as "?"."""
+    holders = defaultdict(list)
+    for student in _folders(runs):
+        for notebook in _folders(student):
+            if (notebook / EXPORTS).is_symlink() or not (notebook / EXPORTS).is_dir():
+                continue
+            for path in sorted((notebook / EXPORTS).glob("*.npz")):
+                try:
+                    arrays = exports.load(notebook, path.stem)
+                except exports.ExportError:
+                    continue
+                for key, array in arrays.items():
+                    if key != TOKEN_KEY and array.size >= MIN_VALUES and np.unique(array).size > 1:
+                        holders[notebook.name, path.stem, key, array.size, _digest(array)].append(student.name)
+    shared = defaultdict(list)
+    for (_, collector, key, size, _), students in sorted(holders.items()):
+        label = clip("".join(c if c.isprintable() else "?" for c in f"{collector}/{key}"), 100)
+        for pair in itertools.combinations(students, 2):
+            shared[pair].append((label, size))
+    pairs = [IdenticalPair(first, second, arrays) for (first, second), arrays in shared.items()]
+    return sorted(pairs, key=lambda pair: (-len(pair.arrays), pair.first, pair.second))
+
+
+def _folders(folder: Path) -> list[Path]:
+    """The folders in ``folder``, links left out (a notebook could have put one in its run folder)."""
+    return sorted(path for path in folder.iterdir() if not path.is_symlink() and path.is_dir()) if folder.is_dir() else []
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(array.dtype.str.encode() + str(array.shape).encode() + array.tobytes()).hexdigest()
+
+
+def write_identical_csv(pairs: list[IdenticalPair], path: Path) -> Path:
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["first", "second", "arrays"])
+        for pair in pairs:
+            writer.writerow([pair.first, pair.second, "; ".join(f"{label} ({size})" for label, size in pair.arrays)])
     return path

@@ -1,12 +1,14 @@
 """Does `autograder similarity` put a disguised copy (variables renamed, functions reordered,
 reformatted) at the top, above pairs of independently written solutions of assignment 1?"""
 
+import os
 import re
 
 import nbformat
+import numpy as np
 import pytest
 
-from autograder import similarity
+from autograder import cli, similarity
 from autograder.course import Course
 from conftest import report_figures
 
@@ -157,3 +159,69 @@ def test_renaming_and_reformatting_leave_the_fingerprint_as_it_was():
     renamed = source.replace("values", "xs").replace("rng =", "g =").replace("rng.", "g.").replace("seed", "s").replace(" * ", "*")
     assert similarity.tokens(source) == similarity.tokens(renamed)
     assert [text for text, _ in similarity.tokens("x.mean()")] == ["N", ".", "mean", "(", ")"], "attributes are kept"
+
+
+# Identical evidence: arrays two students' runs exported exactly alike.
+
+def export(runs, student, collector, notebook="01_nb", **arrays):
+    folder = runs / student / notebook / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / f"{collector}.npz", _run_token=np.array(f"token-{student}"), **arrays)
+    return folder
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """bob pasted ann's held-out predictions; cat's are her own; all three share small arrays and
+    a prediction of one class for everything."""
+    rng = np.random.default_rng(0)
+    classes, weights = rng.integers(0, 10, 10_000), rng.normal(size=(64, 8)).astype(np.float32)
+    for student, own in (("ann", classes), ("bob", classes.copy()), ("cat", rng.integers(0, 10, 10_000))):
+        export(tmp_path, student, "hand_in_test_accuracy", classes=own, accuracy=np.array(0.97), few=np.arange(99),
+               constant=np.zeros(1000, dtype=np.int64), drawn=rng.normal(size=500))
+    export(tmp_path, "ann", "hand_in_mlp", mlp_weights_0=weights)
+    export(tmp_path, "bob", "hand_in_mlp", mlp_weights_0=weights.copy())
+    export(tmp_path, "cat", "hand_in_mlp", mlp_weights_0=weights.astype(np.float64))  # same values, another dtype
+    return tmp_path
+
+
+def test_pasted_predictions_and_weights_are_reported_and_nothing_else(runs):
+    [pair] = similarity.identical_evidence(runs)
+    report_figures(f"{pair.first} / {pair.second}: {pair.arrays}")
+    assert (pair.first, pair.second) == ("ann", "bob")
+    assert pair.arrays == [("hand_in_mlp/mlp_weights_0", 512), ("hand_in_test_accuracy/classes", 10_000)]
+
+
+def test_the_pairs_with_most_identical_arrays_come_first_and_go_to_a_csv(runs, tmp_path):
+    shared = np.random.default_rng(1).normal(size=200)
+    for student in ("cat", "dan"):
+        export(runs, student, "hand_in_held_out_loss", rnn_0=shared)
+    pairs = similarity.identical_evidence(runs)
+    assert [(pair.first, pair.second, len(pair.arrays)) for pair in pairs] == [("ann", "bob", 2), ("cat", "dan", 1)]
+    similarity.write_identical_csv(pairs, tmp_path / "identical_evidence.csv")
+    assert (tmp_path / "identical_evidence.csv").read_text().splitlines() == [
+        "first,second,arrays",
+        "ann,bob,hand_in_mlp/mlp_weights_0 (512); hand_in_test_accuracy/classes (10000)",
+        "cat,dan,hand_in_held_out_loss/rnn_0 (200)"]
+
+
+def test_unreadable_exports_are_skipped(runs, tmp_path):
+    """Links (to a file or to a folder of exports) and FIFOs are never read, and nothing fails."""
+    pasted = export(runs, "ann", "hand_in_pasted", values=np.arange(1000))
+    (runs / "bob" / "01_nb" / "exports" / "hand_in_pasted.npz").symlink_to(pasted / "hand_in_pasted.npz")
+    os.mkfifo(runs / "cat" / "01_nb" / "exports" / "hand_in_pasted.npz")
+    (runs / "dan" / "01_nb").mkdir(parents=True)
+    (runs / "dan" / "01_nb" / "exports").symlink_to(pasted, target_is_directory=True)
+    (runs / "eve").symlink_to(runs / "ann", target_is_directory=True)
+    (runs / "bob" / "01_nb" / "exports" / "broken.npz").write_bytes(b"not a zip")
+    [pair] = similarity.identical_evidence(runs)
+    assert (pair.first, pair.second, len(pair.arrays)) == ("ann", "bob", 2), "only the fixture's pasted arrays"
+    assert similarity.identical_evidence(tmp_path / "no runs") == []
+
+
+def test_the_command_prints_the_pairs_with_identical_evidence(runs, monkeypatch, capsys):
+    found = similarity.Similarity([], similarity.identical_evidence(runs))
+    monkeypatch.setattr(cli.api, "similarity", lambda **arguments: found)
+    assert cli.main(["similarity", "01"]) == 0
+    assert ("ann / bob: identical hand_in_mlp/mlp_weights_0 (512 values), hand_in_test_accuracy/classes (10000 values)"
+            in capsys.readouterr().out)
