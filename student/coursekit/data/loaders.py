@@ -6,11 +6,14 @@ holds back a fixed 20% (chosen by a stable hash of the parcel id or file name, i
 machine) as ``split="test"``; Tiny Shakespeare, one continuous text, holds back its last 10%.
 Assignments train on ``split="train"`` and the hidden tests predict the inputs of
 ``split="test"``, whose order never follows the labels (held-out reviews, photos and emails come
-in the order of a hash of their file names). Students and graded notebooks have the data without
+in the order of a hash of their file names; held-out emails, whose file names hold their class, in
+the order of a hash of their mailbox and text). Students and graded notebooks have the data without
 the held-out answers (a data folder with the `WITHHELD_MARKER` file, made by the grader's
 ``autograder/data/view.py``): held-out labels are None there (NaN prices and labels in
 DataFrames), and the held-out Shakespeare text, which is its own answer, is not there at all; only
-the grader, with the full data, reads the answers.
+the grader, with the full data, reads the answers. Nor is any other copy of a held-out answer there:
+training reviews and emails whose text is a held-out one, and the Kaggle table's rows of held-out
+Ames houses, are left out of students' data (`tests/test_data_audit.py`).
 """
 
 import gzip
@@ -86,7 +89,7 @@ def load_imdb_reviews(split: str = "train") -> tuple[list[str], np.ndarray]:
 
     Training reviews are in archive order (sorted by file name within neg/ then pos/); shuffle
     before use. Test reviews come in a fixed order unrelated to their labels (None in students'
-    data).
+    data). Students' data lacks the 123 training reviews whose text is also a test review's.
     """
     _check_split(split)
     if split == "test" and labels_withheld():
@@ -155,8 +158,11 @@ def load_enron_spam(split: str = "train") -> pd.DataFrame:
     (str, the mailbox owner ``enron1`` .. ``enron6``).
 
     ``split="train"`` has 27,078 emails (ham, then spam), ``split="test"`` the 6,637 held out by
-    the kit (a fixed ~20% of every mailbox, chosen by a hash of the email's file name) in a fixed
-    order unrelated to their labels; in students' data their ``label`` is NaN.
+    the kit (a fixed ~20% of every mailbox, chosen by a hash of the email's file name) in the order
+    of a hash of their mailbox and text, which students have anyway (the file name, which holds the
+    class, would make the order an answer key to anyone who can guess the names); in students' data
+    their ``label`` is NaN, and the training emails whose text is a held-out one's (1,233) are left
+    out.
     """
     _check_split(split)
     if split == "test" and labels_withheld():
@@ -177,7 +183,9 @@ def load_enron_spam(split: str = "train") -> pd.DataFrame:
         }))
     emails = pd.concat(frames, ignore_index=True)
     if split == "test":
-        emails = emails.iloc[emails["source"].map(_held_out_order).argsort(kind="stable")].reset_index(drop=True)
+        order = pd.DataFrame({"content": (emails["client"] + "\n" + emails["text"]).map(_held_out_order),
+                              "name": emails["source"].map(_held_out_order)})  # a tie: the same text twice
+        emails = emails.loc[order.sort_values(["content", "name"]).index].reset_index(drop=True)
     return emails.drop(columns="source")
 
 
@@ -223,9 +231,14 @@ def load_california_housing() -> pd.DataFrame:
     return pd.read_csv(data_path("housing/housing.csv"))
 
 
+KAGGLE_FILE = "housing/kaggle-house-prices/train.csv"
+
+
 def load_kaggle_house_prices() -> pd.DataFrame:
-    """Kaggle "House Prices" train.csv: 1460 rows, 81 columns including ``SalePrice``."""
-    return pd.read_csv(data_path("housing/kaggle-house-prices/train.csv"))
+    """Kaggle "House Prices" train.csv: 1460 rows, 81 columns including ``SalePrice``. Its houses
+    are Ames houses (De Cock's data), so students' data lacks the 293 rows that match a house the
+    kit holds out of ``load_ames`` (292 are such houses, one is the twin of one): 1167 rows left."""
+    return pd.read_csv(data_path(KAGGLE_FILE))
 
 
 FLOWER_ARCHIVE = "flowers/flower_photos_subset.tgz"
