@@ -8,7 +8,7 @@ from coursekit.checks import contrastive as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
-from .registry import ACCURACY_STEP, judge, record
+from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -104,20 +104,25 @@ def judge_training_step(inputs, evidence) -> None:
 TEST_SET = "the test images"
 
 
-def accuracy_on_test_set(classes: np.ndarray) -> float:
-    """Accuracy of predicted classes on the test images (needs the test labels)."""
-    return accuracy_of(classes, data.load_fashion_mnist("test")[1])
+def accuracy_on_test_set(classes: np.ndarray, order: np.ndarray) -> float:
+    """Accuracy of predicted classes of the test images in ``order`` (needs the test labels)."""
+    return accuracy_of(classes, data.load_fashion_mnist("test")[1][order])
 
 
-@judge("test_linear_probe", checks.hand_in_linear_probe)
+test_set_order = held_out_order(lambda: len(data.load_fashion_mnist("test")[1]))
+
+
+@judge("test_linear_probe", checks.hand_in_linear_probe, draw=test_set_order)
 def judge_linear_probe(inputs, evidence) -> str:
     checks.judge_linear(evidence)
-    return checks.judge_probe_accuracy(record("probe_accuracy", accuracy_on_test_set(evidence["classes"]), ACCURACY_STEP), TEST_SET)
+    accuracy = accuracy_on_test_set(evidence["classes"], inputs["order"])
+    return checks.judge_probe_accuracy(record("probe_accuracy", accuracy, ACCURACY_STEP), TEST_SET)
 
 
-@judge("test_beats_random_encoder", checks.hand_in_beats_random_encoder)
+@judge("test_beats_random_encoder", checks.hand_in_beats_random_encoder, draw=test_set_order)
 def judge_beats_random_encoder(inputs, evidence) -> str:
-    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(evidence["pre_trained"]), ACCURACY_STEP)
-    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(evidence["random"]), ACCURACY_STEP)
+    pre_trained = record("probe_accuracy_check_labels", accuracy_on_test_set(evidence["pre_trained"], inputs["order"]),
+                         ACCURACY_STEP)
+    random = record("random_encoder_probe_accuracy", accuracy_on_test_set(evidence["random"], inputs["order"]), ACCURACY_STEP)
     record("margin_over_random_encoder", pre_trained - random)
     return checks.judge_beats_random_encoder(pre_trained, random, TEST_SET)

@@ -8,7 +8,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
-from .registry import ACCURACY_STEP, judge, record
+from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -75,20 +75,25 @@ def judge_early_stopping(inputs, evidence) -> None:
 TEST_SET = "the MNIST test images"
 
 
-def accuracy_on_test_set(classes: np.ndarray) -> float:
-    """Accuracy of predicted digits on the MNIST test set (needs the test labels)."""
-    return accuracy_of(classes, data.load_mnist("test")[1])
+def accuracy_on_test_set(classes: np.ndarray, order: np.ndarray) -> float:
+    """Accuracy of predicted digits of the MNIST test images in ``order`` (needs the test labels)."""
+    return accuracy_of(classes, data.load_mnist("test")[1][order])
 
 
-@judge("test_dropout_narrows_the_gap", checks.hand_in_gap)
+test_set_order = held_out_order(lambda: len(data.load_mnist("test")[1]))
+
+
+@judge("test_dropout_narrows_the_gap", checks.hand_in_gap, draw=test_set_order)
 def judge_gap(inputs, evidence) -> str:
     def gap(model):
-        return accuracy_of(evidence[f"{model}_train"], evidence["train_labels"]) - accuracy_on_test_set(evidence[f"{model}_test"])
+        return (accuracy_of(evidence[f"{model}_train"], evidence["train_labels"])
+                - accuracy_on_test_set(evidence[f"{model}_test"], inputs["order"]))
     plain_gap, dropout_gap = record("02/plain_gap", gap("plain"), ACCURACY_STEP), record("02/dropout_gap", gap("dropout"), ACCURACY_STEP)
     record("02/gap_reduction", plain_gap - dropout_gap)
     return checks.judge_gap(plain_gap, dropout_gap, accuracy_of(evidence["plain_train"], evidence["train_labels"]), "test")
 
 
-@judge("test_test_accuracy", checks.hand_in_test_accuracy)
+@judge("test_test_accuracy", checks.hand_in_test_accuracy, draw=test_set_order)
 def judge_test_accuracy(inputs, evidence) -> str:
-    return checks.judge_test_accuracy(record("02/test_accuracy", accuracy_on_test_set(evidence["classes"]), ACCURACY_STEP), TEST_SET)
+    accuracy = accuracy_on_test_set(evidence["classes"], inputs["order"])
+    return checks.judge_test_accuracy(record("02/test_accuracy", accuracy, ACCURACY_STEP), TEST_SET)

@@ -11,7 +11,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
-from .registry import ACCURACY_STEP, judge, record
+from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 _LETTERS = np.array(list(string.ascii_lowercase))
@@ -160,7 +160,7 @@ def judge_embeddings_carry_sentiment(inputs, evidence) -> str:
     return checks.judge_embeddings_carry_sentiment(separation)
 
 
-@judge("test_test_accuracy", checks.hand_in_test_accuracy)
+@judge("test_test_accuracy", checks.hand_in_test_accuracy, draw=held_out_order(lambda: len(data.load_imdb_reviews("test")[1])))
 def judge_test_accuracy(inputs, evidence) -> str:
-    accuracy = accuracy_of(evidence["probabilities"] > 0.5, data.load_imdb_reviews("test")[1])
+    accuracy = accuracy_of(evidence["probabilities"] > 0.5, np.asarray(data.load_imdb_reviews("test")[1])[inputs["order"]])
     return checks.judge_test_accuracy(record("test_accuracy", accuracy, ACCURACY_STEP), "the 25,000 test reviews")

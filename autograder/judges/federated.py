@@ -9,7 +9,7 @@ from coursekit.checks import federated as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
-from .registry import ACCURACY_STEP, judge, record
+from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -81,19 +81,23 @@ def judge_server_decrypts_only_the_aggregate(inputs, evidence) -> None:
 HELD_OUT = "the held-out emails"
 
 
-def held_out_accuracy(probabilities) -> float:
-    """Accuracy of spam probabilities of the held-out emails, at a threshold of 0.5 (needs their labels)."""
-    return accuracy_of(np.asarray(probabilities) > 0.5, data.load_enron_spam("test")["label"].to_numpy())
+def held_out_accuracy(probabilities, order) -> float:
+    """Accuracy of spam probabilities of the held-out emails in ``order``, at a threshold of 0.5 (needs their labels)."""
+    return accuracy_of(np.asarray(probabilities) > 0.5, data.load_enron_spam("test")["label"].to_numpy()[order])
 
 
-@judge("test_federated_accuracy", checks.hand_in_federated_accuracy)
+held_out_email_order = held_out_order(lambda: len(data.load_enron_spam("test")))
+
+
+@judge("test_federated_accuracy", checks.hand_in_federated_accuracy, draw=held_out_email_order)
 def judge_federated_accuracy(inputs, evidence) -> str:
-    return checks.judge_federated_accuracy(record("federated_accuracy", held_out_accuracy(evidence["federated"]), ACCURACY_STEP), HELD_OUT)
+    accuracy = held_out_accuracy(evidence["federated"], inputs["order"])
+    return checks.judge_federated_accuracy(record("federated_accuracy", accuracy, ACCURACY_STEP), HELD_OUT)
 
 
-@judge("test_close_to_centralised", checks.hand_in_close_to_centralised)
+@judge("test_close_to_centralised", checks.hand_in_close_to_centralised, draw=held_out_email_order)
 def judge_close_to_centralised(inputs, evidence) -> str:
-    federated = record("federated_accuracy", held_out_accuracy(evidence["federated"]), ACCURACY_STEP)
-    centralised = record("centralised_accuracy", held_out_accuracy(evidence["centralised"]), ACCURACY_STEP)
+    federated = record("federated_accuracy", held_out_accuracy(evidence["federated"], inputs["order"]), ACCURACY_STEP)
+    centralised = record("centralised_accuracy", held_out_accuracy(evidence["centralised"], inputs["order"]), ACCURACY_STEP)
     record("centralised_minus_federated", centralised - federated)
     return checks.judge_close_to_centralised(federated, centralised, HELD_OUT)

@@ -118,6 +118,13 @@ JUDGES: dict[str, dict[str, Judge]] = {}
 """{assignment: {grade_id: judge}}, filled as judges modules are imported."""
 
 
+def held_out_order(count: Callable[[], int]) -> Callable[[np.random.Generator], dict]:
+    """A draw for a held-out judge: the order, new each run, in which the notebook's collector
+    predicts the ``count()`` held-out items (``inputs["order"]``). Predictions made in another run,
+    or a classmate's, do not fit it; the judge reads the answers in the same order."""
+    return lambda rng: {"order": rng.permutation(count())}
+
+
 def judge(grade_id: str, collector, draw: Callable | None = None):
     """Register the decorated ``verdict(inputs, evidence)`` as the judge of ``grade_id`` in the
     assignment its module names (``ASSIGNMENT``), judging the evidence of ``collector`` (a

@@ -9,7 +9,7 @@ from coursekit.checks import transfer as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
-from .registry import judge, record
+from .registry import held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -101,23 +101,27 @@ HELD_OUT_STEP = 0.025
 """Accuracies on them are shown to the nearest 2.5 points, five photos (`Rounded`)."""
 
 
-def held_out_accuracy(classes, name: str) -> float:
-    """Accuracy of predicted classes of the held-out photos (needs their labels)."""
-    return record(f"held_out_accuracy/{name}", accuracy_of(classes, data.load_flower_photos("test")[1]), HELD_OUT_STEP)
+def held_out_accuracy(inputs, evidence, name: str) -> float:
+    """Accuracy of the predicted classes ``name`` of the held-out photos, in the run's order (needs their labels)."""
+    labels = data.load_flower_photos("test")[1][inputs["order"]]
+    return record(f"held_out_accuracy/{name}", accuracy_of(evidence[name], labels), HELD_OUT_STEP)
 
 
-@judge("test_held_out_accuracy", checks.hand_in_held_out_accuracy)
+held_out_photo_order = held_out_order(lambda: len(data.load_flower_photos("test")[1]))
+
+
+@judge("test_held_out_accuracy", checks.hand_in_held_out_accuracy, draw=held_out_photo_order)
 def judge_held_out_accuracy(inputs, evidence) -> str:
-    return checks.judge_held_out_accuracy(held_out_accuracy(evidence["fine_tuned"], "fine_tuned"), HELD_OUT)
+    return checks.judge_held_out_accuracy(held_out_accuracy(inputs, evidence, "fine_tuned"), HELD_OUT)
 
 
-@judge("test_transfer_beats_scratch", checks.hand_in_transfer_beats_scratch)
+@judge("test_transfer_beats_scratch", checks.hand_in_transfer_beats_scratch, draw=held_out_photo_order)
 def judge_transfer_beats_scratch(inputs, evidence) -> str:
-    return checks.judge_transfer_beats_scratch(held_out_accuracy(evidence["fine_tuned"], "fine_tuned"),
-                                               held_out_accuracy(evidence["scratch"], "scratch"), HELD_OUT)
+    return checks.judge_transfer_beats_scratch(held_out_accuracy(inputs, evidence, "fine_tuned"),
+                                               held_out_accuracy(inputs, evidence, "scratch"), HELD_OUT)
 
 
-@judge("test_fine_tuning_keeps_accuracy", checks.hand_in_fine_tuning_keeps_accuracy)
+@judge("test_fine_tuning_keeps_accuracy", checks.hand_in_fine_tuning_keeps_accuracy, draw=held_out_photo_order)
 def judge_fine_tuning_keeps_accuracy(inputs, evidence) -> str:
-    return checks.judge_fine_tuning_keeps_accuracy(held_out_accuracy(evidence["feature_extraction"], "feature_extraction"),
-                                                   held_out_accuracy(evidence["fine_tuned"], "fine_tuned"), HELD_OUT)
+    return checks.judge_fine_tuning_keeps_accuracy(held_out_accuracy(inputs, evidence, "feature_extraction"),
+                                                   held_out_accuracy(inputs, evidence, "fine_tuned"), HELD_OUT)

@@ -164,10 +164,11 @@ def build_model(num_features, bias=0.0):
 @pytest.mark.slow
 def test_a_model_that_calls_everything_spam_fails_both_accuracy_checks_with_its_measurement(hidden_test):
     spam_for_everything = build_model(64, bias=5.0)
-    with pytest.raises(AssertionError, match=r"^the federated model classifies 50\.76% of the held-out emails correctly"):
+    # Shown to the nearest point (feedback is no oracle), measured exactly (3,369 spam emails of 6,637).
+    with pytest.raises(AssertionError, match=r"^the federated model classifies 51\.00% of the held-out emails correctly"):
         hidden_test(checks.hand_in_federated_accuracy, spam_for_everything)
     assert MEASUREMENTS["federated_accuracy"] == pytest.approx(3369 / 6637)
-    with pytest.raises(AssertionError, match=r"^the centralised model classifies 50\.76% of the held-out emails"):
+    with pytest.raises(AssertionError, match=r"^the centralised model classifies 51\.00% of the held-out emails"):
         hidden_test(checks.hand_in_close_to_centralised, spam_for_everything, spam_for_everything)
 
 
@@ -180,7 +181,7 @@ def test_a_federated_model_far_behind_the_centralised_one_is_named(hidden_test):
     centralised.fit(checks.featurize(emails.text, 4096), emails.label.to_numpy(), batch_size=32, epochs=10, verbose=0)
     hidden_test(checks.hand_in_close_to_centralised, centralised, centralised)
     assert MEASUREMENTS["centralised_minus_federated"] == 0
-    with pytest.raises(AssertionError, match=r"^the federated model \(50\.76%\) trails centralised training \(9\d\.\d\d%\) by"):
+    with pytest.raises(AssertionError, match=r"^the federated model \(51\.00%\) trails centralised training \(9\d\.00%\) by"):
         hidden_test(checks.hand_in_close_to_centralised, build_model(4096, bias=5.0), centralised)
 
 

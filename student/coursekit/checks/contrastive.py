@@ -351,7 +351,8 @@ def check_linear_probe(probe, encoder, validation_images, validation_labels) -> 
 @collector
 def hand_in_linear_probe(inputs, probe, encoder) -> dict:
     """The probe's predicted class of every test image, and its logits and the encoder's features on 1,000 of them."""
-    return {"classes": classes_of(probe, images_of("test")), **linearity_evidence(probe, encoder, images_of("test", slice(1000)))}
+    return {"classes": classes_of(probe, images_of("test", inputs["order"])),
+            **linearity_evidence(probe, encoder, images_of("test", slice(1000)))}
 
 
 def judge_beats_random_encoder(pre_trained: float, random: float, where: str) -> str:
@@ -368,6 +369,6 @@ def hand_in_beats_random_encoder(inputs, train_linear_probe, encoder) -> dict:
     on a randomly initialised one of the same architecture: their classes of the test images."""
     images, labels = labelled_subset()
     random_encoder = keras.models.clone_model(encoder)  # the same layers, freshly initialised
-    test_images = images_of("test")
+    test_images = images_of("test", inputs["order"])
     return {"pre_trained": classes_of(call(train_linear_probe, encoder, images, labels), test_images),
             "random": classes_of(train_linear_probe(random_encoder, images, labels), test_images)}

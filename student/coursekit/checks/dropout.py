@@ -373,7 +373,7 @@ def show_gap(plain_model, dropout_model, train_images, train_labels, validation_
 @collector
 def hand_in_gap(inputs, plain_model, dropout_model, train_images, train_labels) -> dict:
     """Both small-data models' predictions on their training images and on the test images."""
-    images = test_images()
+    images = test_images()[inputs["order"]]
     return {"train_labels": train_labels, "plain_train": classes_of(plain_model, train_images),
             "dropout_train": classes_of(dropout_model, train_images),
             "plain_test": classes_of(plain_model, images), "dropout_test": classes_of(dropout_model, images)}
@@ -394,4 +394,4 @@ def show_accuracy_target(model, validation_images, validation_labels) -> None:
 
 @collector
 def hand_in_test_accuracy(inputs, model) -> dict:
-    return {"classes": classes_of(model, test_images())}
+    return {"classes": classes_of(model, test_images()[inputs["order"]])}

@@ -286,10 +286,11 @@ def _held_out_features(num_features: int) -> np.ndarray:
     return featurize(data.load_enron_spam("test")["text"], num_features)
 
 
-def held_out_probabilities(model, what: str) -> np.ndarray:
-    """``model``'s spam probability of each held-out email (of all six mailboxes)."""
+def held_out_probabilities(model, what: str, order) -> np.ndarray:
+    """``model``'s spam probability of each held-out email (of all six mailboxes), in the ``order``
+    the grader drew for this run."""
     check_output_shape(model, (None, 1), what, "one spam probability per email (a sigmoid unit)")
-    features = _held_out_features(model.input_shape[-1])
+    features = _held_out_features(model.input_shape[-1])[np.asarray(order)]
     return np.asarray(model.predict(features, batch_size=1024, verbose=0)).reshape(-1)
 
 
@@ -313,10 +314,10 @@ def judge_close_to_centralised(federated: float, centralised: float, where: str)
 
 @collector
 def hand_in_federated_accuracy(inputs, federated_model) -> dict:
-    return {"federated": held_out_probabilities(federated_model, "the federated model")}
+    return {"federated": held_out_probabilities(federated_model, "the federated model", inputs["order"])}
 
 
 @collector
 def hand_in_close_to_centralised(inputs, federated_model, centralised_model) -> dict:
-    return {"federated": held_out_probabilities(federated_model, "the federated model"),
-            "centralised": held_out_probabilities(centralised_model, "the centralised model")}
+    return {"federated": held_out_probabilities(federated_model, "the federated model", inputs["order"]),
+            "centralised": held_out_probabilities(centralised_model, "the centralised model", inputs["order"])}

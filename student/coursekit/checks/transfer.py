@@ -490,9 +490,10 @@ def held_out_photos(image_size: int) -> np.ndarray:
     return keras.applications.mobilenet_v2.preprocess_input(np.stack(images)).astype(np.float32)
 
 
-def held_out_classes(model) -> np.ndarray:
-    """``model``'s predicted class of each held-out photo."""
-    return np.argmax(model.predict(held_out_photos(model.input_shape[1]), batch_size=50, verbose=0), axis=1)
+def held_out_classes(model, order) -> np.ndarray:
+    """``model``'s predicted class of each held-out photo, in the ``order`` the grader drew for this run."""
+    photos = held_out_photos(model.input_shape[1])[np.asarray(order)]
+    return np.argmax(model.predict(photos, batch_size=50, verbose=0), axis=1)
 
 
 def judge_held_out_accuracy(accuracy: float, where: str) -> str:
@@ -518,15 +519,17 @@ def judge_fine_tuning_keeps_accuracy(before: float, after: float, where: str) ->
 
 @collector
 def hand_in_held_out_accuracy(inputs, fine_tuned_model) -> dict:
-    return {"fine_tuned": held_out_classes(fine_tuned_model)}
+    return {"fine_tuned": held_out_classes(fine_tuned_model, inputs["order"])}
 
 
 @collector
 def hand_in_transfer_beats_scratch(inputs, fine_tuned_model, scratch_model) -> dict:
-    return {"fine_tuned": held_out_classes(fine_tuned_model), "scratch": held_out_classes(scratch_model)}
+    return {"fine_tuned": held_out_classes(fine_tuned_model, inputs["order"]),
+            "scratch": held_out_classes(scratch_model, inputs["order"])}
 
 
 @collector
 def hand_in_fine_tuning_keeps_accuracy(inputs, feature_extraction_model, fine_tuned_model) -> dict:
-    return {"feature_extraction": held_out_classes(feature_extraction_model), "fine_tuned": held_out_classes(fine_tuned_model)}
+    return {"feature_extraction": held_out_classes(feature_extraction_model, inputs["order"]),
+            "fine_tuned": held_out_classes(fine_tuned_model, inputs["order"])}
 
