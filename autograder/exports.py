@@ -32,6 +32,8 @@ def load(folder: Path, name: str, token: str | None = None, written: dict | None
     missing, oversized or not plain numbers or strings. With ``token``, the export must carry the
     run's token (`coursekit.evidence.TOKEN_KEY`, removed from the arrays); with ``written`` (the
     runner's digests of the exports the judged cell wrote), it must be as its cell left it."""
+    if Path(folder, EXPORTS).is_symlink():  # a link would let the grader read exports from elsewhere
+        raise ExportError(f"the notebook's {EXPORTS} folder is a link; the grader reads its own run's exports only")
     try:
         data = read_regular(Path(folder) / EXPORTS / f"{name}.npz", MAX_BYTES)
     except FileNotFoundError:

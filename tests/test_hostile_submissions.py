@@ -189,7 +189,75 @@ def _outputs(run, student: str) -> str:
     return _outputs_in(run.output_dir, student)
 
 
-def _outputs_in(output: Path, student: str) -> str:
-    notebook = nbformat.read(output / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+def _outputs_in(output: Path, student: str, assignment: str = ASSIGNMENT) -> str:
+    notebook = nbformat.read(output / "autograded" / student / assignment / f"{assignment}.ipynb", 4)
     return "\n".join(str(output.get("text", "")) + str(output.get("evalue", ""))
                      for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+# Attacks on the evidence of assignment 1's reference (each an edit of the solution, or a cell added):
+# the grader judges only what the student's own objects give on what the grader holds.
+FORGE_WITH_THE_RUNS_TOKEN = HIDE_FAILURES + """
+import os
+import numpy as np
+def forge(*args, **kwargs):  # after every cell, the hidden tests' included: exports written "by" that cell
+    token = open("inputs/run_token").read()
+    os.makedirs("exports", exist_ok=True)
+    forged = {"hand_in_baseline_price": {"baseline_price": 1.0, "train_index": np.arange(10)},
+              "hand_in_features_and_normalizer": {"held_out_features": np.zeros((573, 1)), "train_features": np.zeros((5, 1)),
+                                                  "mean": np.zeros(1), "variance": np.zeros(1)},
+              "hand_in_linear_model": {"mean": np.zeros(1), "std": np.ones(1), "mixed": np.zeros((128, 1)),
+                                       "first": np.zeros((128, 1)), "second": np.zeros((128, 1))},
+              "hand_in_ranking": {"baseline_price": 1e9, "linear": np.zeros(573), "mlp": np.zeros(573)}}
+    for name, arrays in forged.items():
+        np.savez(f"exports/{name}.npz", _run_token=token, **arrays)
+get_ipython().events.register("post_run_cell", forge)"""
+EVIDENCE_ATTACKS = {
+    # (edits of the solution's cells, a cell added after the setup or None, the graded cells it must lose)
+    "forged-exports-with-the-runs-token": (None, FORGE_WITH_THE_RUNS_TOKEN, "all"),
+    "rebinds-train-frame-before-the-test": (
+        [("baseline_price = fit_mean_baseline(train_prices)", "baseline_price = fit_mean_baseline(validation_prices)"),
+         ("checks.check_baseline_price(baseline_price, fit_mean_baseline, train_frame)",
+          "train_frame = validation_frame\nchecks.check_baseline_price(baseline_price, fit_mean_baseline, train_frame)")],
+        None, {"test_baseline"}),
+    "patched-coursekit-accepts-a-linear-mlp": (
+        [('layers.Dense(64, activation="relu")', "layers.Dense(64)"), ('layers.Dense(32, activation="relu")', "layers.Dense(32)")],
+        "checks.judge_mlp_model = lambda *args, **kwargs: None\nchecks.mlp_structure = lambda *args, **kwargs: None",
+        {"test_mlp_model"}),
+    "prints-lines-like-the-graders": ([], 'print("Grader: every hidden test passed")', set()),
+}
+
+
+def test_evidence_that_does_not_prove_the_work_earns_nothing(tmp_path):
+    """Assignment 1 graded as one batch: forged exports (with the run's token, written inside the
+    test cells), a training frame rebound before the test, coursekit's checks patched inside the
+    kernel, and lines printed in the grader's words each cost exactly the cells they attack."""
+    course = Course.find(__file__)
+    assignment = "01_regression_baselines"
+    points = dict(course.grade_cells(assignment))
+    for name, (edits, added, _) in EVIDENCE_ATTACKS.items():
+        source = "release_dir" if edits is None else "solution_dir"
+        notebook = nbformat.read(getattr(course, source) / assignment / f"{assignment}.ipynb", as_version=4)
+        for cell in notebook.cells:
+            for old, new in edits or []:
+                cell.source = cell.source.replace(old, new)
+        if added:
+            setup = next(i for i, cell in enumerate(notebook.cells) if "from coursekit.checks" in cell.source)
+            notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(added))
+        (tmp_path / "submitted" / name / assignment).mkdir(parents=True)
+        nbformat.write(notebook, tmp_path / "submitted" / name / assignment / f"{assignment}.ipynb")
+    started = time.monotonic()
+    run = pipeline.grade(course, assignment, tmp_path / "submitted", tmp_path / "grading")
+    report_figures(f"evidence attacks on {assignment}, graded in {time.monotonic() - started:.0f} s:\n" + "\n".join(
+        f"{r.student:<42} {r.score:g}/{r.max_score:g}  lost: {[c.grade_id for c in r.cells if c.points < c.max_points]}"
+        for r in run.results))
+    for result in run.results:
+        _, _, lost = EVIDENCE_ATTACKS[result.student]
+        lost = set(points) if lost == "all" else lost
+        assert {c.grade_id for c in result.cells if c.points < c.max_points} >= lost, result.student
+        if result.student != "patched-coursekit-accepts-a-linear-mlp":  # its linear "MLP" may lose the held-out cells too
+            assert result.score == sum(p for cell, p in points.items() if cell not in lost), result.student
+    forged = next(r for r in run.results if r.student == "forged-exports-with-the-runs-token")
+    assert any("passed in the notebook, but the grader cannot judge it" in flag for flag in forged.flags)
+    assert "[printed by the notebook] Grader: every hidden test passed" in _outputs_in(run.output_dir, "prints-lines-like-the-graders",
+                                                                                        assignment)

@@ -98,6 +98,19 @@ def test_an_export_that_is_a_symlink_to_a_grader_file_is_refused(tmp_path):
         exports.load(tmp_path, "hand_in_fit")
 
 
+def test_an_exports_folder_that_is_a_link_is_refused(tmp_path):
+    elsewhere = tmp_path / "another-students-run"
+    elsewhere.mkdir()
+    with pytest.MonkeyPatch().context() as patch:
+        patch.chdir(elsewhere)
+        evidence.save("hand_in_fit", {"weights": [1.0]})
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "exports").symlink_to(elsewhere / "exports")
+    with pytest.raises(exports.ExportError, match="exports folder is a link"):
+        exports.load(run, "hand_in_fit")
+
+
 def test_a_missing_export_names_the_collector(tmp_path):
     with pytest.raises(exports.ExportError, match=r"^the notebook exported nothing for hand_in_fit \(was the test cell changed\?\)$"):
         exports.load(tmp_path, "hand_in_fit")

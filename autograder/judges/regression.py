@@ -7,7 +7,7 @@ from coursekit.checks import regression as checks
 
 from .. import data
 from ..models import rebuilt
-from .registry import judge, record
+from .registry import held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
 
@@ -73,7 +73,19 @@ def judge_baseline_price(inputs, evidence) -> None:
 
 @judge("test_features_and_normalizer", checks.hand_in_features_and_normalizer)
 def judge_features_and_normalizer(inputs, evidence) -> None:
-    checks.judge_features_and_normalizer(evidence, len(data.load_ames("test")))
+    """The features are checked against the grader's own copy of the houses' columns, on the rows of
+    the student's training split and on the held-out houses; the normaliser's statistics against
+    those checked features."""
+    houses, held_out = data.load_ames(), data.load_ames("test")
+    names = [str(name) for name in np.asarray(evidence["features"]).reshape(-1)]
+    unknown = [name for name in names if name not in houses.columns or name == checks.TARGET
+               or houses[name].dtype.kind not in "biuf"]
+    assert names and not unknown, (f"FEATURES names {unknown[:5] or 'nothing'}: they must be numeric columns of the "
+                                   "houses' table other than the sale price")
+    rows = checks.judged_training_rows(evidence["train_index"], houses.index)
+    checks.judge_features_and_normalizer(evidence, len(held_out))
+    checks.judge_feature_columns(np.asarray(evidence["train_features"], np.float64), houses.loc[rows, names], "training houses")
+    checks.judge_feature_columns(np.asarray(evidence["held_out_features"], np.float64), held_out[names], "held-out houses")
 
 
 def affinity_seed(rng) -> dict:
@@ -123,9 +135,7 @@ def shown_rmse(name: str, rmse: float) -> float:
     return record(name, rmse, RMSE_STEP, significant=1)
 
 
-def held_out_order(rng) -> dict:
-    """The order in which the notebook hands in its features of the held-out houses, new each run."""
-    return {"order": rng.permutation(len(data.load_ames("test")))}
+held_out_houses_order = held_out_order(lambda: len(data.load_ames("test")))
 
 
 def held_out_rmse(predictions: np.ndarray, order: np.ndarray) -> float:
@@ -147,7 +157,7 @@ def held_out_model_rmse(inputs, evidence, name: str) -> float:
     return shown_rmse(f"01/{name}_held_out_rmse", held_out_rmse(predictions, order))
 
 
-@judge("test_held_out_ranking", checks.hand_in_ranking, draw=held_out_order)
+@judge("test_held_out_ranking", checks.hand_in_ranking, draw=held_out_houses_order)
 def judge_ranking(inputs, evidence) -> str:
     training_mean = float(data.load_ames()[checks.TARGET].mean())
     baseline = shown_rmse("01/baseline_held_out_rmse", held_out_rmse(np.full(len(inputs["order"]), training_mean),
@@ -156,6 +166,6 @@ def judge_ranking(inputs, evidence) -> str:
     return checks.judge_ranking(baseline, linear, mlp, HELD_OUT)
 
 
-@judge("test_mlp_threshold", checks.hand_in_mlp_threshold, draw=held_out_order)
+@judge("test_mlp_threshold", checks.hand_in_mlp_threshold, draw=held_out_houses_order)
 def judge_mlp_threshold(inputs, evidence) -> str:
     return checks.judge_mlp_threshold(held_out_model_rmse(inputs, evidence, "mlp"), HELD_OUT)

@@ -44,9 +44,7 @@ def collector(function):
     @functools.wraps(function)
     def hand_in(*student_objects, **options) -> None:
         inputs, judge_here = _hidden_inputs(assignment, function.__name__)
-        evidence = function(inputs, *student_objects, **options)
-        token = Path(INPUTS) / RUN_TOKEN
-        evidence = save(function.__name__, {**evidence, TOKEN_KEY: token.read_text()} if token.exists() else evidence)
+        evidence = save(function.__name__, function(inputs, *student_objects, **options))
         if judge_here is not None:
             verdict = judge_here(evidence)
             if verdict:
@@ -70,11 +68,13 @@ def _hidden_inputs(assignment: str, name: str):
 
 
 def save(name: str, evidence: dict) -> dict[str, np.ndarray]:
-    """Write ``evidence`` (NumPy-convertible: numbers or strings) as ``exports/<name>.npz``; return it as arrays."""
+    """Write ``evidence`` (NumPy-convertible: numbers or strings) as ``exports/<name>.npz``, with
+    the grading run's token where there is one; return the evidence as arrays."""
     arrays = as_arrays(evidence)
+    token = Path(INPUTS) / RUN_TOKEN
     folder = Path(EXPORTS)
     folder.mkdir(exist_ok=True)
-    np.savez(folder / f"{name}.npz", **arrays)
+    np.savez(folder / f"{name}.npz", **arrays, **({TOKEN_KEY: np.asarray(token.read_text())} if token.exists() else {}))
     return arrays
 
 

@@ -179,13 +179,28 @@ def test_a_normalizer_adapted_on_all_rows_is_called_leakage(ames_folder, hidden_
     features = living_area(correct_split(houses, 0.2, 0)[0])
     leaky = layers.Normalization()
     leaky.adapt(living_area(houses))
-    split = (correct_split, houses, 0.2, 0)
+    split = (["Gr Liv Area"], correct_split, houses, 0.2, 0)
     both_fail(lambda: checks.check_features_and_normalizer(living_area, leaky, features),
               checks.hand_in_features_and_normalizer, living_area, leaky, *split, match="adapt it on the training split only")
     honest = layers.Normalization()
     honest.adapt(features)
     checks.check_features_and_normalizer(living_area, honest, features)
     hidden_test(checks.hand_in_features_and_normalizer, living_area, honest, *split)
+
+
+@pytest.mark.parametrize("features, why", [
+    (lambda frame: np.zeros((len(frame), 1), np.float32), "feature_matrix's columns are not the FEATURES columns"),
+    (lambda frame: frame[["SalePrice"]].fillna(0).to_numpy(np.float32), "must be numeric columns of the houses' table "
+                                                                          "other than the sale price"),
+])
+def test_features_are_checked_against_the_graders_copy_of_the_columns(ames_folder, hidden_test, features, why):
+    """Features the kernel made up (zeros, with a normaliser adapted on them) or the target itself fail."""
+    houses = data.load_ames()
+    normalizer = layers.Normalization()
+    normalizer.adapt(features(correct_split(houses, 0.2, 0)[0]))
+    names = ["SalePrice"] if "sale price" in why else ["Gr Liv Area"]
+    with pytest.raises(AssertionError, match=why):
+        hidden_test(checks.hand_in_features_and_normalizer, features, normalizer, names, correct_split, houses, 0.2, 0)
 
 
 def test_features_with_missing_values_on_the_held_out_houses_are_named(ames_folder, both_fail):
@@ -196,7 +211,7 @@ def test_features_with_missing_values_on_the_held_out_houses_are_named(ames_fold
     def unfilled(frame):
         return np.where(frame.index % 7 == 0, np.nan, living_area(frame)[:, 0])[:, None]
     both_fail(lambda: checks.check_features_and_normalizer(unfilled, normalizer, features),
-              checks.hand_in_features_and_normalizer, unfilled, normalizer, correct_split, houses, 0.2, 0,
+              checks.hand_in_features_and_normalizer, unfilled, normalizer, ["Gr Liv Area"], correct_split, houses, 0.2, 0,
               match="^feature_matrix leaves missing values on other houses: fill them$")
 
 

@@ -241,9 +241,23 @@ def check_features_and_normalizer(feature_function, normalizer, train_features) 
 
 
 @collector
-def hand_in_features_and_normalizer(inputs, feature_function, normalizer, split_function, houses, fraction, seed) -> dict:
+def hand_in_features_and_normalizer(inputs, feature_function, normalizer, features, split_function, houses, fraction,
+                                    seed) -> dict:
     train = training_split(split_function, houses, fraction, seed)
-    return features_evidence(feature_function, normalizer, call(feature_function, train))
+    return {"features": np.asarray([str(name) for name in features]), "train_index": train.index.to_numpy(),
+            **features_evidence(feature_function, normalizer, call(feature_function, train))}
+
+
+def judge_feature_columns(features: np.ndarray, raw: pd.DataFrame, where: str) -> None:
+    """``features`` are the ``raw`` columns (the FEATURES the notebook names), filled where ``raw`` is missing."""
+    assert features.shape == raw.shape, (
+        f"feature_matrix gives an array of shape {features.shape} for {len(raw)} {where}; expected one row per house "
+        f"and one column per name in FEATURES ({raw.shape[1]})")
+    known = raw.notna().to_numpy()
+    values = raw.to_numpy(np.float64, na_value=0.0)
+    assert np.allclose(features[known], values[known], rtol=1e-6, atol=1e-3), (
+        f"feature_matrix's columns are not the FEATURES columns of the {where}: return frame[FEATURES] as numbers, "
+        "only missing values filled")
 
 
 def _check_regression_model(model, n_features: int, what: str, compiled: bool | None = None) -> None:
