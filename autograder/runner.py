@@ -58,19 +58,20 @@ def main(argv=None) -> int:
     client = NotebookClient(notebook, timeout=args.cell_timeout, kernel_name="python3", allow_errors=True,
                             record_timing=False, resources={"metadata": {"path": "."}})
 
-    def save(cell, **_):
+    exports = [export_digests()]
+
+    def save(cell, **_):  # after each cell: saved at once, so that a run killed later keeps it
         _limit_output(cell, args.cell_output_bytes)
+        exports[0] = _note_exports_written(cell, exports[0])
         nbformat.write(notebook, args.output)
 
     client.on_cell_executed = save
-    exports = export_digests()
     try:
         with client.setup_kernel():
             for index, cell in enumerate(notebook.cells):
                 try:
                     with CellCpuLimit(args.cell_cpu) as cpu:
                         client.execute_cell(cell, index)
-                    exports = _note_exports_written(cell, exports)
                     if cell.cell_type == "code":  # for the run's log: what each cell cost
                         print(f"cell {index + 1}: {cpu.used:.1f} s of CPU time, {cpu.wall_seconds:.1f} s", flush=True)
                 except CellTimeoutError:

@@ -4,6 +4,8 @@ test_keras_model 3, each judged by the grader outside the kernel) and must earn 
 its honest work deserves. The course's own assignment 1 faces the attacks that hide failures."""
 
 import copy
+import os
+import resource
 import shutil
 import sys
 import time
@@ -26,6 +28,8 @@ from make_fixtures import ASSIGNMENT, DAEMON_LOOP, build_course
 # wall-clock backstop is far enough above it that CPU time stops every loop even when the suite
 # shares two cores with another test process (a loop then gets a third of a core or more).
 LIMITS = Limits(cell_cpu_s=20, cell_timeout_s=75, notebook_timeout_s=300, memory_mb=1536, processes=256)
+GRADER_MEMORY_MB = 2048
+"""What the grading process itself may hold while it grades the suite (TensorFlow for the judges included)."""
 FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
 HONEST_BEFORE_MODEL = 5  # mse and fit answered; the model cell never finishes
 
@@ -67,6 +71,16 @@ EXPECTED = {
     "opens-a-network-connection": (FULL, "graded"),
     "floods-100-mb-of-output": (FULL, "graded"),
     "hard-coded-predictions-for-public-data": (WRONG_ANSWERS, "graded"),
+    # What the grading process does with a student's bytes is bounded, and fails that student alone.
+    "zip-bomb-export": (FULL - 2, "graded"),  # test_mse's export replaced by 1 GB of zeros packed in 1 MB
+    "enormous-string-export": (FULL - 2, "graded"),
+    "exports-folder-is-a-fifo": (0, "graded"),  # the hidden tests cannot save their evidence
+    "fills-the-disk": (HONEST_BEFORE_MODEL, "graded"),
+    "grade-id-is-a-list": (0, "rejected"),
+    "600-markdown-cells": (0, "rejected"),  # past the 500 cells preflight takes (20,000 cost the grader 100 s)
+    "deeply-nested-json": (0, "rejected"),
+    "lone-surrogate": (0, "rejected"),
+    "links-fifo-and-sparse-file-beside-the-notebook": (FULL, "graded"),
 }
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -74,7 +88,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 def test_every_fixture_has_an_expected_grade():
     fixtures = {p.stem for p in (HOSTILE / "submissions").glob("*.ipynb")}
-    assert fixtures == set(EXPECTED) and len(fixtures) >= 25
+    assert fixtures == set(EXPECTED) and len(fixtures) >= 40
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +103,12 @@ def graded(tmp_path_factory):
         shutil.copy(notebook, folder / f"{ASSIGNMENT}.ipynb")
         for extra in HOSTILE.glob(f"submissions/{notebook.stem}.*.py"):
             shutil.copy(extra, folder / extra.name.removeprefix(f"{notebook.stem}."))
+    beside = submitted / "links-fifo-and-sparse-file-beside-the-notebook" / ASSIGNMENT
+    (beside / "memory").symlink_to("/proc/self/mem")
+    (beside / "loop").symlink_to(beside)
+    os.mkfifo(beside / "pipe")
+    with open(beside / "sparse", "wb") as sparse:  # 2 GiB that take no disk
+        sparse.truncate(2 * 2**30)
     started = time.monotonic()
     run = pipeline.grade(course, ASSIGNMENT, submitted, scratch / "grading", limits=LIMITS)
     return course, submitted, run, time.monotonic() - started
@@ -102,8 +122,20 @@ def test_each_scenario_earns_what_its_honest_work_deserves(graded):
         result = next(r for r in run.results if r.student == name)
         mark = "" if got[name] == (points, status) else "   <-- WRONG"
         rows.append(f"{name:<46} {points:>8g} {result.score:>8g}  {result.status}: {result.reason[:90]}{mark}")
-    report_figures(f"hostile suite: {len(run.results)} submissions graded in {seconds:.0f} s\n" + "\n".join(rows))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report_figures(f"hostile suite: {len(run.results)} submissions graded in {seconds:.0f} s; the grading process's "
+                   f"peak memory so far {peak_mb:.0f} MB\n" + "\n".join(rows))
     assert got == EXPECTED
+    assert peak_mb < GRADER_MEMORY_MB, "an export or a submission made the grader itself hold too much"
+
+
+def test_limits_the_grading_process_meets_are_flagged_with_the_figure(graded):
+    _, _, run, _ = graded
+    flags = {r.student: r.flags for r in run.results}
+    assert any(flag.startswith("test_mse: passed in the notebook, but the grader cannot judge it: the export for test_mse "
+                               "unpacks to 1024 MB, more than 200 MB") for flag in flags["zip-bomb-export"])
+    assert any("holds strings of 20000000 characters, more than 100000" in flag for flag in flags["enormous-string-export"])
+    assert flags["fills-the-disk"] == [f"the notebook's files passed its {LIMITS.disk_mb} MB disk quota"]
 
 
 def test_a_test_that_passed_only_inside_the_kernel_is_flagged(graded):

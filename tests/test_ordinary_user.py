@@ -89,7 +89,7 @@ def test_the_doctor_finds_every_limit_for_an_ordinary_user(ordinary_user):
 ATTACKS_ON_THE_SANDBOX = ("correct", "untouched", "memory-bomb", "fork-bomb", "infinite-loop", "loop-ignoring-sigint",
                           "daemon-outliving-the-kernel", "reads-source-gradebook-and-other-submissions",
                           "writes-to-the-gradebook", "opens-a-network-connection", "floods-100-mb-of-output",
-                          "forged-executed-notebook", "shadowing-numpy-py")
+                          "forged-executed-notebook", "shadowing-numpy-py", "fills-the-disk")
 
 
 @pytest.fixture(scope="module")

@@ -231,6 +231,34 @@ while True:
     except OSError:
         pass'''
 SHADOW_NUMPY = 'raise SystemExit("the shadowing numpy.py was imported")\n'
+# After the cell of test_mse (so that the runner sees that cell write it), its export replaced:
+REPLACE_EXPORT = '''import os
+def _replace(result):
+    if os.path.exists("exports/test_mse.npz") and not os.path.exists("replaced"):
+        open("replaced", "w").close()
+        write_export("exports/test_mse.npz")
+get_ipython().events.register("post_run_cell", _replace)'''
+ZIP_BOMB = '''import zipfile, numpy as np
+def write_export(path):  # 1 GB of zeros in a megabyte, its header honest
+    token = open("inputs/run_token").read()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("value.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (2**27,)})
+            for _ in range(2**10):
+                member.write(bytes(2**20))
+        with archive.open("_run_token.npy", "w") as member:
+            np.lib.format.write_array(member, np.asarray(token))
+''' + REPLACE_EXPORT
+ENORMOUS_STRING = '''import numpy as np
+def write_export(path):
+    np.savez(path, value=np.asarray("x" * 20_000_000), _run_token=open("inputs/run_token").read())
+''' + REPLACE_EXPORT
+EXPORTS_FIFO = '''import os
+os.mkfifo("exports")  # opened for reading, it would wait for a writer forever'''
+DISK_FILLER = '''block = bytes(200 * 2**20)  # each file under the file-size limit, together past the disk quota
+for n in range(20):
+    with open(f"filler-{n}", "wb") as stream:
+        stream.write(block)'''
 
 # name: (how the submission is made from the student version, extra files beside it)
 SCENARIOS = {
@@ -288,8 +316,25 @@ def mean_squared_error(y_true, y_pred):
     "hard-coded-predictions-for-public-data": lambda nb: with_cell(answered(nb, WRONG), "test_fit", '''_public = dict(zip(map(bytes, x_valid), y_valid))
 def predict(weights, x):  # the validation answers, memorised
     return np.array([_public.get(bytes(row), 0.0) for row in x])'''),
+    "zip-bomb-export": lambda nb: with_cell(answered(nb), "mse", ZIP_BOMB),
+    "enormous-string-export": lambda nb: with_cell(answered(nb), "mse", ENORMOUS_STRING),
+    "exports-folder-is-a-fifo": lambda nb: with_cell(answered(nb), "mse", EXPORTS_FIFO),
+    "fills-the-disk": lambda nb: with_cell(answered(nb), "model", DISK_FILLER),
+    "grade-id-is-a-list": lambda nb: _grade_id_a_list(answered(nb)),
+    "600-markdown-cells": lambda nb: _many_markdown_cells(answered(nb)),
+    "links-fifo-and-sparse-file-beside-the-notebook": lambda nb: answered(nb),  # the test adds them
 }
 EXTRA_FILES = {"shadowing-numpy-py": {"numpy.py": SHADOW_NUMPY}}
+
+
+def _grade_id_a_list(notebook):
+    notebook.cells[_find(notebook, "test_mse")].metadata.nbgrader["grade_id"] = ["test_mse"]
+    return notebook
+
+
+def _many_markdown_cells(notebook):
+    notebook.cells += [new_markdown_cell(f"note {n}") for n in range(600)]
+    return notebook
 
 
 def main() -> None:
@@ -305,6 +350,9 @@ def main() -> None:
         for file_name, text in EXTRA_FILES.get(name, {}).items():
             (folder / f"{name}.{file_name}").write_text(text)
     (folder / "malformed-json.ipynb").write_text(json.dumps(answered(student_version), indent=1)[:2000])
+    (folder / "deeply-nested-json.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    lone_surrogate = json.dumps(answered(student_version), indent=1, sort_keys=True).replace('"source": "', '"source": "\\udc80', 1)
+    (folder / "lone-surrogate.ipynb").write_text(lone_surrogate)
 
 
 if __name__ == "__main__":
