@@ -136,7 +136,7 @@ def grade(course: Course, assignment: str, submissions: Path, output: Path, db_u
 
     ledger = Ledger(output / "ledger.jsonl")
     results, pending = {}, []
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.is_symlink()):
+    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
         submission_fingerprint = fingerprint(student_dir / assignment)
         result = None if regrade else ledger.result(student_dir.name, submission_fingerprint)
         if result is None:
