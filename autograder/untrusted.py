@@ -30,7 +30,7 @@ def open_regular(path: Path, max_bytes: int):
     without following links and without blocking) of at most ``max_bytes``; else UnreadableFile."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+    except FileNotFoundError:  # the caller says what a missing file means
         raise
     except OSError as error:
         raise UnreadableFile(f"{Path(path).name} cannot be opened ({error.strerror})") from None

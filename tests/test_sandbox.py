@@ -98,6 +98,11 @@ def test_an_export_that_is_a_symlink_to_a_grader_file_is_refused(tmp_path):
         exports.load(tmp_path, "hand_in_fit")
 
 
+def test_the_runner_digests_every_export_the_grader_would_read():
+    """The runner stands alone (it imports nothing of the grader's), so it keeps its own copies."""
+    assert (runner.EXPORT_BYTES, runner.EXPORTS) == (exports.MAX_BYTES, evidence.EXPORTS)
+
+
 def test_an_exports_folder_that_is_a_link_is_refused(tmp_path):
     elsewhere = tmp_path / "another-students-run"
     elsewhere.mkdir()
