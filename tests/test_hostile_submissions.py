@@ -5,11 +5,11 @@ its honest work deserves. The course's own assignment 1 faces the attacks that h
 
 import copy
 import os
-import resource
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 import psutil
@@ -17,6 +17,7 @@ import pytest
 
 from autograder import pipeline
 from autograder.course import Course
+from autograder.results import GradingRun
 from autograder.sandbox import Limits
 from conftest import report_figures
 
@@ -29,7 +30,7 @@ from make_fixtures import ASSIGNMENT, DAEMON_LOOP, build_course
 # shares two cores with another test process (a loop then gets a third of a core or more).
 LIMITS = Limits(cell_cpu_s=20, cell_timeout_s=75, notebook_timeout_s=300, memory_mb=1536, processes=256)
 GRADER_MEMORY_MB = 2048
-"""What the grading process itself may hold while it grades the suite (TensorFlow for the judges included)."""
+"""How much the grading process's memory may grow while it grades the suite (TensorFlow for the judges included)."""
 FULL, WRONG_ANSWERS = 8, 2  # WRONG_ANSWERS: only mean_squared_error is right
 HONEST_BEFORE_MODEL = 5  # mse and fit answered; the model cell never finishes
 
@@ -109,28 +110,49 @@ def graded(tmp_path_factory):
     os.mkfifo(beside / "pipe")
     with open(beside / "sparse", "wb") as sparse:  # 2 GiB that take no disk
         sparse.truncate(2 * 2**30)
-    started = time.monotonic()
+    started, held_before = time.monotonic(), _start_measuring_peak_memory()
     run = pipeline.grade(course, ASSIGNMENT, submitted, scratch / "grading", limits=LIMITS)
-    return course, submitted, run, time.monotonic() - started
+    return Graded(course, submitted, run, time.monotonic() - started, _memory_kb("VmHWM") / 1024 - held_before)
+
+
+class Graded(NamedTuple):
+    course: Course
+    submitted: Path
+    run: GradingRun
+    seconds: float
+    peak_growth_mb: float
+    """How much more the grading process held at its peak than before grading began."""
+
+
+def _memory_kb(field: str) -> int:
+    """This process's ``field`` of /proc/self/status (VmRSS: held now, VmHWM: peak since the reset)."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def _start_measuring_peak_memory() -> float:
+    """Reset this process's peak (earlier tests in this pytest worker may have held more) and return
+    the MB it holds now, so that the grading's own growth can be told apart."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _memory_kb("VmRSS") / 1024
 
 
 def test_each_scenario_earns_what_its_honest_work_deserves(graded):
-    _, _, run, seconds = graded
+    run, seconds = graded.run, graded.seconds
     got = {r.student: (r.score, r.status) for r in run.results}
     rows = [f"{'scenario':<46} {'expected':>8} {'got':>8}  status / flags"]
     for name, (points, status) in EXPECTED.items():
         result = next(r for r in run.results if r.student == name)
         mark = "" if got[name] == (points, status) else "   <-- WRONG"
         rows.append(f"{name:<46} {points:>8g} {result.score:>8g}  {result.status}: {result.reason[:90]}{mark}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     report_figures(f"hostile suite: {len(run.results)} submissions graded in {seconds:.0f} s; the grading process's "
-                   f"peak memory so far {peak_mb:.0f} MB\n" + "\n".join(rows))
+                   f"peak memory grew by {graded.peak_growth_mb:.0f} MB while it graded\n" + "\n".join(rows))
     assert got == EXPECTED
-    assert peak_mb < GRADER_MEMORY_MB, "an export or a submission made the grader itself hold too much"
+    assert graded.peak_growth_mb < GRADER_MEMORY_MB, "an export or a submission made the grader itself hold too much"
 
 
 def test_limits_the_grading_process_meets_are_flagged_with_the_figure(graded):
-    _, _, run, _ = graded
+    run = graded.run
     flags = {r.student: r.flags for r in run.results}
     assert any(flag.startswith("test_mse: passed in the notebook, but the grader cannot judge it: the export for test_mse "
                                "unpacks to 1024 MB, more than 200 MB") for flag in flags["zip-bomb-export"])
@@ -139,13 +161,13 @@ def test_limits_the_grading_process_meets_are_flagged_with_the_figure(graded):
 
 
 def test_a_test_that_passed_only_inside_the_kernel_is_flagged(graded):
-    _, _, run, _ = graded
+    run = graded.run
     swallowed = next(r for r in run.results if r.student == "custom-exception-handler-swallows-errors")
     assert any("passed in the notebook, but the grader cannot judge it" in flag for flag in swallowed.flags)
 
 
 def test_the_sandbox_hides_the_course_and_the_network(graded):
-    _, _, run, _ = graded
+    run = graded.run
     text = {name: _outputs(run, name) for name in ("reads-source-gradebook-and-other-submissions",
                                                    "writes-to-the-gradebook", "opens-a-network-connection")}
     assert "found: []" in text["reads-source-gradebook-and-other-submissions"]
@@ -154,7 +176,7 @@ def test_the_sandbox_hides_the_course_and_the_network(graded):
 
 
 def test_limits_stop_runaway_notebooks_and_say_which(graded):
-    _, _, run, _ = graded
+    run = graded.run
     reasons = {r.student: _outputs(run, r.student) for r in run.results
                if r.student in ("infinite-loop", "memory-bomb", "floods-100-mb-of-output")}
     assert f"s of CPU time, past the {LIMITS.cell_cpu_s:g} s per-cell limit" in reasons["infinite-loop"]
@@ -175,11 +197,10 @@ def daemons_left() -> list[dict]:
 
 
 def test_a_rerun_resumes_without_regrading_anyone(graded):
-    course, submitted, run, seconds = graded
     started = time.monotonic()
-    again = pipeline.grade(course, ASSIGNMENT, submitted, run.output_dir, limits=LIMITS)
-    assert [(r.student, r.score) for r in again.results] == [(r.student, r.score) for r in run.results]
-    assert time.monotonic() - started < seconds / 10
+    again = pipeline.grade(graded.course, ASSIGNMENT, graded.submitted, graded.run.output_dir, limits=LIMITS)
+    assert [(r.student, r.score) for r in again.results] == [(r.student, r.score) for r in graded.run.results]
+    assert time.monotonic() - started < graded.seconds / 10
 
 
 # Attacks on the course's assignment 1, each a cell added to the untouched student version.
