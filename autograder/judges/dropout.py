@@ -1,6 +1,7 @@
 """Judges of assignment 2 (MNIST, inverted dropout, early stopping): the hidden inputs, the
 reference scaling and the MNIST test labels."""
 
+import keras
 import numpy as np
 
 from coursekit.checks import dropout as checks
@@ -8,6 +9,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
+from ..models import compile_config, optimizer_name, rebuilt
 from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -55,9 +57,38 @@ def mlp_inputs(rng) -> dict:
             "images": rng.uniform(size=(int(rng.integers(4, 12)), 28, 28)).astype(np.float32)}
 
 
+MLP_LAYERS = {"Flatten", "Reshape", "Dense", "Dropout", "Activation", "Softmax"}
+"""What the grader rebuilds of build_mlp's models besides the notebook's dropout layer (Keras' own
+Dropout included, so that the judge can say it is the wrong one)."""
+
+
+class StandInDropout(keras.layers.Layer):
+    """The grader's own layer in place of the notebook's dropout layer in a rebuilt MLP: it keeps the
+    rate and, like the notebook's (test_dropout_at_inference judges that), passes its inputs
+    through at inference, which is all the judge measures."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**{key: kwargs[key] for key in ("name", "dtype", "trainable") if key in kwargs})
+        self.rate = float(rate)
+
+    def call(self, inputs, training=None):
+        return inputs
+
+
+def rebuilt_mlp_structure(evidence, i: int, images) -> dict:
+    """`checks.mlp_structure` of the model the notebook exported for setting ``i``, rebuilt here."""
+    name = f"mlp_{i}"
+    compiled = compile_config(evidence, name)
+    assert compiled is not None, "the model is not compiled: call model.compile(...) before returning it"
+    model = rebuilt(evidence, name, MLP_LAYERS, stand_ins={str(evidence["dropout_class"]): StandInDropout})
+    return checks.mlp_structure(model, StandInDropout, optimizer_name(compiled), images)
+
+
 @judge("test_mlp", checks.hand_in_mlp, draw=mlp_inputs)
 def judge_mlp(inputs, evidence) -> None:
-    checks.judge_mlp(checks.mlp_settings(inputs), inputs["images"], evidence)
+    settings = checks.mlp_settings(inputs)
+    checks.judge_mlp(settings, inputs["images"],
+                     [rebuilt_mlp_structure(evidence, i, inputs["images"]) for i in range(len(settings))])
 
 
 def early_stopping_inputs(rng) -> dict:
@@ -83,14 +114,36 @@ def accuracy_on_test_set(classes: np.ndarray, order: np.ndarray) -> float:
 test_set_order = held_out_order(lambda: len(data.load_mnist("test")[1]))
 
 
-@judge("test_dropout_narrows_the_gap", checks.hand_in_gap, draw=test_set_order)
+def training_labels(images) -> np.ndarray:
+    """The labels, in the grader's own copy of MNIST, of training images the notebook handed in
+    (scaled to [0, 1]), found by their pixels."""
+    images = np.asarray(images)
+    assert images.ndim == 3 and images.shape[1:] == (28, 28) and len(images) and images.dtype.kind == "f", (
+        f"the training images handed in are {images.dtype} of shape {images.shape}; expected scaled images (n, 28, 28)")
+    pixels, labels = data.load_mnist("train")
+    label_of = {image.tobytes(): label for image, label in zip(pixels, labels)}
+    found = [label_of.get(image.tobytes()) for image in np.rint(np.clip(images, 0, 1) * 255).astype(np.uint8)]
+    assert None not in found, (f"{found.count(None)} of the {len(images)} training images handed in are not MNIST "
+                               "training images scaled to [0, 1]")
+    return np.asarray(found)
+
+
+def gap_inputs(rng) -> dict:
+    """The test images' order, and a seed that shuffles the training images (so that no two runs
+    hand in the same arrays)."""
+    return test_set_order(rng) | {"shuffle_seed": rng.integers(0, 2**31)}
+
+
+@judge("test_dropout_narrows_the_gap", checks.hand_in_gap, draw=gap_inputs)
 def judge_gap(inputs, evidence) -> str:
+    train_labels = training_labels(evidence["train_images"])
+
     def gap(model):
-        return (accuracy_of(evidence[f"{model}_train"], evidence["train_labels"])
+        return (accuracy_of(evidence[f"{model}_train"], train_labels)
                 - accuracy_on_test_set(evidence[f"{model}_test"], inputs["order"]))
     plain_gap, dropout_gap = record("02/plain_gap", gap("plain"), ACCURACY_STEP), record("02/dropout_gap", gap("dropout"), ACCURACY_STEP)
     record("02/gap_reduction", plain_gap - dropout_gap)
-    return checks.judge_gap(plain_gap, dropout_gap, accuracy_of(evidence["plain_train"], evidence["train_labels"]), "test")
+    return checks.judge_gap(plain_gap, dropout_gap, accuracy_of(evidence["plain_train"], train_labels), "test")
 
 
 @judge("test_test_accuracy", checks.hand_in_test_accuracy, draw=test_set_order)

@@ -6,7 +6,7 @@ import numpy as np
 from coursekit.checks import regression as checks
 
 from .. import data
-from ..models import rebuilt
+from ..models import compile_config, rebuilt
 from .registry import held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -104,7 +104,7 @@ def exported_model(evidence, name: str):
 def affinity(inputs, evidence, what: str) -> tuple:
     """(the rebuilt model, its affinity evidence on inputs drawn from the run's seed), measured here."""
     model = exported_model(evidence, "model")
-    compiled = str(evidence["model_compile"]) != "null"
+    compiled = compile_config(evidence, "model") is not None
     return model, checks.affinity_evidence(model, int(evidence["n_features"]), what, int(inputs["seed"]), compiled)
 
 

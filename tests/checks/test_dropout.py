@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from keras import layers, ops
 
+from autograder import exports
 from coursekit.checks import dropout as checks
 
 SEEDS = range(5)
@@ -174,6 +175,23 @@ def test_an_mlp_with_one_hidden_layer_is_named(both_fail):
               InvertedDropout, match=r"has hidden Dense layers of \[\d+\] units; expected two of hidden_units=")
 
 
+class Doubling(layers.Layer):
+    def call(self, inputs):
+        return 2 * inputs
+
+
+def test_an_mlp_with_another_layer_of_the_notebook_s_own_is_not_rebuilt(hidden_test):
+    """The grader replaces only the dropout class it is handed; no other class of the notebook runs there."""
+    def doubling_mlp(units, dropout_rate, optimizer):
+        inputs = keras.Input((28, 28))
+        x = Doubling()(InvertedDropout(0.5)(layers.Dense(units)(layers.Flatten()(inputs))))
+        model = keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+        model.compile(optimizer, "sparse_categorical_crossentropy")
+        return model
+    with pytest.raises(exports.ExportError, match=r"uses Doubling \(.*\); the grader rebuilds only .*InvertedDropout"):
+        hidden_test(checks.hand_in_mlp, doubling_mlp, InvertedDropout)
+
+
 def early_stopping(**settings):
     return keras.callbacks.EarlyStopping(**{"monitor": "val_loss", "restore_best_weights": True, **settings})
 
@@ -225,15 +243,45 @@ def test_scaled_pixels_pass_on_every_hidden_batch(hidden_test):
         hidden_test(checks.hand_in_scaling, lambda images: images.astype(np.float32) / 255, seed=seed)
 
 
-def test_test_accuracy_is_re_measured_on_the_test_images(data_folder, hidden_test):
-    images = np.zeros((20, 28, 28), np.uint8)
-    labels = np.array([3] * 10 + [5] * 10, np.uint8)
-    (data_folder / "mnist").mkdir()
-    for name, array in (("t10k-images-idx3-ubyte.gz", images), ("t10k-labels-idx1-ubyte.gz", labels)):
+def write_mnist(folder, split: str, images, labels) -> None:
+    """A stand-in for MNIST's ``split`` ("train" or "t10k") in the course's data folder."""
+    (folder / "mnist").mkdir(exist_ok=True)
+    for kind, array in (("images-idx3-ubyte", images), ("labels-idx1-ubyte", labels)):
         header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-        (data_folder / "mnist" / name).write_bytes(gzip.compress(header + array.tobytes()))
-    always_three = keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
-                                     layers.Dense(10, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(
-                                         [0, 0, 0, 5, 0, 0, 0, 0, 0, 0]), activation="softmax")])
+        (folder / "mnist" / f"{split}-{kind}.gz").write_bytes(gzip.compress(header + array.tobytes()))
+
+
+THREES_AND_FIVES = np.array([3] * 10 + [5] * 10, np.uint8)
+
+
+def always_three():
+    return keras.Sequential([keras.Input((28, 28)), layers.Flatten(),
+                             layers.Dense(10, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(
+                                 [0, 0, 0, 5, 0, 0, 0, 0, 0, 0]), activation="softmax")])
+
+
+def test_test_accuracy_is_re_measured_on_the_test_images(data_folder, hidden_test):
+    write_mnist(data_folder, "t10k", np.zeros((20, 28, 28), np.uint8), THREES_AND_FIVES)
     with pytest.raises(AssertionError, match=r"^the model's accuracy on the MNIST test images is 50.00%; it must reach 97.6%"):
-        hidden_test(checks.hand_in_test_accuracy, always_three)
+        hidden_test(checks.hand_in_test_accuracy, always_three())
+
+
+@pytest.fixture
+def small_mnist(data_folder):
+    """Twenty distinct training images, threes then fives, and test images half of each."""
+    train_images = np.random.default_rng(0).integers(0, 256, (20, 28, 28)).astype(np.uint8)
+    write_mnist(data_folder, "train", train_images, THREES_AND_FIVES)
+    write_mnist(data_folder, "t10k", np.zeros((20, 28, 28), np.uint8), THREES_AND_FIVES)
+    return train_images.astype(np.float32) / 255
+
+
+def test_the_gap_is_measured_with_the_grader_s_labels_of_the_training_images(small_mnist, hidden_test):
+    """Models that call everything a three are right on the ten threes they are handed (whatever
+    labels the notebook holds) and on half of the test images."""
+    with pytest.raises(AssertionError, match=r"train-test accuracy gap: 50.0% without dropout, 50.0% with it"):
+        hidden_test(checks.hand_in_gap, always_three(), always_three(), small_mnist[:10])
+
+
+def test_training_images_that_are_not_mnist_s_are_refused(small_mnist, hidden_test):
+    with pytest.raises(AssertionError, match=r"^2 of the 10 training images handed in are not MNIST training images"):
+        hidden_test(checks.hand_in_gap, always_three(), always_three(), np.concatenate([small_mnist[:8], small_mnist[:2] / 2]))

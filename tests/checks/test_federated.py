@@ -14,7 +14,7 @@ from autograder.judges import MEASUREMENTS
 from autograder.judges import federated as judges
 from coursekit.checks import federated as checks
 
-NUM_FEATURES = 256
+NUM_FEATURES = 1024
 
 
 def federated_average(client_weights, sample_counts, weighted=True, normalised=True):
@@ -77,6 +77,15 @@ def test_words_in_update_must_find_every_changed_column_and_nothing_else(mistake
         hidden_test(checks.hand_in_words_in_update, words_in_update, NUM_FEATURES, seed=seed)
     both_fail(lambda: checks.check_words_in_update(mistake, NUM_FEATURES), checks.hand_in_words_in_update, mistake,
               NUM_FEATURES, match=r"non-zero change of either sign, however small")
+
+
+@pytest.mark.parametrize("num_features", [2, 10**9])
+def test_words_in_update_is_not_judged_with_a_handful_of_columns_or_too_many(num_features):
+    """With two columns every candidate collides, so returning them all would pass; a billion would
+    make the grader hash the candidates into arrays of gigabytes."""
+    every_candidate = {"num_features": np.asarray(num_features), "found": np.asarray(checks._PUBLIC_CANDIDATES)}
+    with pytest.raises(AssertionError, match=rf"^NUM_FEATURES is {num_features}; the exercise needs 1,024 to 65,536"):
+        checks.judge_words_in_update(checks._PUBLIC_EMAIL, checks._PUBLIC_CANDIDATES, every_candidate)
 
 
 def test_the_update_changes_exactly_the_rows_of_the_emails_words():

@@ -33,6 +33,14 @@ WRONG_SOLUTIONS = {
     "keras-dropout-instead-of-own-layer": Variant(
         (("x = InvertedDropout(dropout_rate)(x)", "x = layers.Dropout(dropout_rate)(x)"),),
         frozenset({"test_mlp"})),
+    # An attack, not a mistake: the kernel's checks are patched to hide the Keras layer; the grader
+    # rebuilds the exported model and finds it.
+    "keras-dropout-hidden-from-patched-checks": Variant(
+        (("x = InvertedDropout(dropout_rate)(x)", "x = layers.Dropout(dropout_rate)(x)"),
+         ('model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
+          'model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+          '    checks.judge_mlp = checks.mlp_structure = lambda *arguments: {}')),
+        frozenset({"test_mlp"})),
     "logits-without-softmax": Variant(
         (('outputs = layers.Dense(10, activation="softmax")(x)', "outputs = layers.Dense(10)(x)"),),
         frozenset({"test_mlp"})),

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from .. import data
-from ..evidence import collector, listed, returns_evidence, unlisted
+from ..evidence import collector, model_arrays, returns_evidence, unlisted
 from .common import accuracy_of, call, check_compiled, check_output_shape
 
 ASSIGNMENT = "02_mnist_dropout"
@@ -189,46 +189,49 @@ OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 """The optimizer names build_mlp is given, and the class each must compile the model with."""
 
 
-@returns_evidence
-def mlp_evidence(build_mlp, dropout_class, settings, images) -> dict:
-    """For each (hidden_units, dropout_rate, optimizer) setting: the model's structure and its outputs on ``images``."""
-    evidence = {}
-    for i, (units, dropout_rate, optimizer) in enumerate(settings):
-        model = call(build_mlp, int(units), float(dropout_rate), str(optimizer))
-        check_compiled(model)
-        assert tuple(model.input_shape) == (None, 28, 28), (
-            f"the model takes inputs of shape {tuple(model.input_shape)}; expected (None, 28, 28) images (Flatten them inside)")
-        check_output_shape(model, (None, 10), hint="end with Dense(10) over the ten digits")
-        own = [layer for layer in model.layers if isinstance(layer, dropout_class)]
-        evidence |= {f"probabilities_{i}": model.predict(images, verbose=0),
-                     f"keras_dropout_{i}": any(type(layer) is keras.layers.Dropout for layer in model.layers),
-                     f"own_rates_{i}": np.asarray([float(layer.rate) for layer in own], np.float64),
-                     f"hidden_units_{i}": np.asarray([layer.units for layer in model.layers
-                                                      if isinstance(layer, keras.layers.Dense)][:-1], np.int64),
-                     f"optimizer_{i}": type(model.optimizer).__name__}
-    return evidence
+def built_mlp(build_mlp, setting):
+    """build_mlp's model for one (hidden_units, dropout_rate, optimizer) setting, checked compiled."""
+    units, dropout_rate, optimizer = setting
+    model = call(build_mlp, int(units), float(dropout_rate), str(optimizer))
+    check_compiled(model)
+    return model
 
 
-def judge_mlp(settings, images, evidence) -> None:
-    for i, (units, dropout_rate, optimizer) in enumerate(settings):
-        probabilities = np.asarray(evidence[f"probabilities_{i}"])
+def mlp_structure(model, dropout_class, optimizer: str, images) -> dict:
+    """What judge_mlp checks of one model, compiled with an ``optimizer`` of that class name: its
+    outputs on ``images``, its layers and the rates of its ``dropout_class`` layers. The grader
+    measures a rebuilt copy of the model, with a dropout layer of its own in place of the notebook's."""
+    assert tuple(model.input_shape) == (None, 28, 28), (
+        f"the model takes inputs of shape {tuple(model.input_shape)}; expected (None, 28, 28) images (Flatten them inside)")
+    check_output_shape(model, (None, 10), hint="end with Dense(10) over the ten digits")
+    return {"probabilities": model.predict(images, verbose=0),
+            "keras_dropout": any(type(layer) is keras.layers.Dropout for layer in model.layers),
+            "own_rates": [float(layer.rate) for layer in model.layers if isinstance(layer, dropout_class)],
+            "hidden_units": [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)][:-1],
+            "optimizer": optimizer}
+
+
+def judge_mlp(settings, images, structures) -> None:
+    """``structures``: `mlp_structure` of the model built for each setting."""
+    for (units, dropout_rate, optimizer), structure in zip(settings, structures, strict=True):
+        probabilities = np.asarray(structure["probabilities"])
         assert probabilities.shape == (len(images), 10) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-4) \
             and probabilities.min() >= 0, (
             "the model's outputs are not probabilities: use activation='softmax' on the last layer "
             "(the loss sparse_categorical_crossentropy expects probabilities by default)")
-        assert not bool(evidence[f"keras_dropout_{i}"]), "the model uses keras.layers.Dropout: use your own InvertedDropout layer"
-        rates = evidence[f"own_rates_{i}"].tolist()
+        assert not structure["keras_dropout"], "the model uses keras.layers.Dropout: use your own InvertedDropout layer"
+        rates = structure["own_rates"]
         if dropout_rate > 0:
             assert rates and np.allclose(rates, dropout_rate), (
                 f"build_mlp({units}, {dropout_rate:.3g}, ...) has {len(rates)} InvertedDropout layers with rates "
                 f"{[round(rate, 3) for rate in rates]}; expected at least one, each with rate {dropout_rate:.3g}, after the hidden layers")
         else:
             assert not rates, "with dropout_rate=0 the model must have no dropout layers"
-        hidden = evidence[f"hidden_units_{i}"].tolist()
+        hidden = structure["hidden_units"]
         assert len(hidden) == 2 and all(count == units for count in hidden), (
             f"build_mlp({units}, ...) has hidden Dense layers of {hidden} units; expected two of hidden_units={units}")
-        assert str(evidence[f"optimizer_{i}"]) == OPTIMIZERS[str(optimizer)], (
-            f"build_mlp(..., optimizer={str(optimizer)!r}) compiled the model with {evidence[f'optimizer_{i}']}: "
+        assert structure["optimizer"] == OPTIMIZERS[str(optimizer)], (
+            f"build_mlp(..., optimizer={str(optimizer)!r}) compiled the model with {structure['optimizer']}: "
             "compile with the optimizer it is given")
 
 
@@ -240,7 +243,9 @@ def check_mlp(build_mlp, dropout_class) -> None:
     """Models built with and without dropout: compiled, images in, probabilities over ten digits
     out, the student's own dropout layer with the given rate."""
     images = _public_mlp_images()
-    judge_mlp(_PUBLIC_MLP_SETTINGS, images, mlp_evidence(build_mlp, dropout_class, _PUBLIC_MLP_SETTINGS, images))
+    models = [built_mlp(build_mlp, setting) for setting in _PUBLIC_MLP_SETTINGS]
+    judge_mlp(_PUBLIC_MLP_SETTINGS, images,
+              [mlp_structure(model, dropout_class, type(model.optimizer).__name__, images) for model in models])
 
 
 def mlp_settings(inputs) -> list:
@@ -251,7 +256,12 @@ def mlp_settings(inputs) -> list:
 
 @collector
 def hand_in_mlp(inputs, build_mlp, dropout_class) -> dict:
-    return mlp_evidence(build_mlp, dropout_class, mlp_settings(inputs), inputs["images"])
+    """The model built for each setting, exported for the grader to rebuild, and the name of the
+    notebook's dropout class (which the grader's stand-in replaces)."""
+    evidence = {"dropout_class": dropout_class.__name__}
+    for i, setting in enumerate(mlp_settings(inputs)):
+        evidence |= model_arrays(built_mlp(build_mlp, setting), f"mlp_{i}")
+    return evidence
 
 
 def validation_losses(best_epoch: int, epochs: int, rng) -> np.ndarray:
@@ -371,10 +381,12 @@ def show_gap(plain_model, dropout_model, train_images, train_labels, validation_
 
 
 @collector
-def hand_in_gap(inputs, plain_model, dropout_model, train_images, train_labels) -> dict:
-    """Both small-data models' predictions on their training images and on the test images."""
+def hand_in_gap(inputs, plain_model, dropout_model, train_images) -> dict:
+    """Both small-data models' predictions on their training images and on the test images, and
+    those training images (the grader labels them from its own copy of MNIST)."""
     images = test_images()[inputs["order"]]
-    return {"train_labels": train_labels, "plain_train": classes_of(plain_model, train_images),
+    train_images = np.asarray(train_images)[np.random.default_rng(int(inputs["shuffle_seed"])).permutation(len(train_images))]
+    return {"train_images": train_images, "plain_train": classes_of(plain_model, train_images),
             "dropout_train": classes_of(dropout_model, train_images),
             "plain_test": classes_of(plain_model, images), "dropout_test": classes_of(dropout_model, images)}
 

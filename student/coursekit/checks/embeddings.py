@@ -18,7 +18,6 @@ tests/notebooks/test_04_imdb_embeddings.py or tests/checks/test_embeddings.py.)
   training and a frozen embedding lose them.
 """
 
-import string
 
 import keras
 import numpy as np
@@ -27,7 +26,7 @@ from keras import layers
 
 from .. import data
 from ..evidence import collector, listed, returns_evidence, unlisted
-from .common import accuracy_of, call, check_close, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss
+from .common import accuracy_of, call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss
 
 ASSIGNMENT = "04_imdb_embeddings"
 

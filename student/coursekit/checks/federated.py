@@ -11,7 +11,8 @@ tests/notebooks/test_06_federated_spam.py or tests/checks/test_federated.py.)
 - test_federated_average catches a plain mean of the clients, a weighted sum never divided and
   weights changed in place.
 - test_words_in_update catches only the words whose weight grew, Python's salted hash and small
-  changes ignored.
+  changes ignored; it judges with the notebook's NUM_FEATURES, which must lie in HASH_BUCKETS (with
+  a handful of columns every candidate collides, and returning them all would pass).
 - test_encrypted_aggregation and test_server_decrypts_only_the_aggregate catch plain floats instead
   of ciphertexts, sample counts ignored and a server that decrypts each client. The decryption
   count comes from the kernel (the key is the notebook's), so a notebook that patches the key's
@@ -148,8 +149,15 @@ def words_evidence(words_in_update, email: str, magnitudes, candidates, num_feat
     return {"num_features": num_features, "found": np.array([str(word) for word in found], dtype=str)}
 
 
+HASH_BUCKETS = (1024, 65_536)
+"""The NUM_FEATURES words_in_update is judged with: with fewer columns most words collide (every
+candidate would be found), and more would cost the grader too much memory."""
+
+
 def judge_words_in_update(email: str, candidates, evidence) -> None:
     num_features = int(evidence["num_features"])
+    assert HASH_BUCKETS[0] <= num_features <= HASH_BUCKETS[1], (
+        f"NUM_FEATURES is {num_features}; the exercise needs {HASH_BUCKETS[0]:,} to {HASH_BUCKETS[1]:,} hash columns")
     changed = set(featurize([email], num_features)[0].nonzero()[0])
     candidate_columns = featurize(candidates, num_features).argmax(axis=1)
     expected = {word for word, column in zip(candidates, candidate_columns) if column in changed}

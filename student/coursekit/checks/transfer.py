@@ -33,7 +33,7 @@ from keras import layers
 from .. import data
 from ..evidence import collector, listed, returns_evidence, unlisted
 from .common import (
-    accuracy_of, call, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy,
+    call, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy,
 )
 
 ASSIGNMENT = "03_transfer_learning"
