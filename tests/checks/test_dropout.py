@@ -175,6 +175,11 @@ def test_an_mlp_with_one_hidden_layer_is_named(both_fail):
               InvertedDropout, match=r"has hidden Dense layers of \[\d+\] units; expected two of hidden_units=")
 
 
+def test_an_mlp_whose_dropout_config_lacks_the_rate_cannot_be_checked_by_the_grader(hidden_test):
+    with pytest.raises(AssertionError, match=r"^the model's InvertedDropout layers do not say their rate: the grader rebuilds"):
+        hidden_test(checks.hand_in_mlp, build_mlp(dropout=NoConfig), NoConfig)
+
+
 class Doubling(layers.Layer):
     def call(self, inputs):
         return 2 * inputs

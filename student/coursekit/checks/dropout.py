@@ -13,7 +13,8 @@ tests/notebooks/test_02_mnist_dropout.py or tests/checks/test_dropout.py.)
   and a config that cannot rebuild the layer.
 - test_mlp catches Keras' own Dropout, logits without softmax, the optimizer, the hidden units or the
   dropout rate ignored, and a single hidden layer. Dropout on the inputs as well passes: a design
-  choice, not a mistake.
+  choice, not a mistake. The grader rebuilds each model from its config, with a stand-in for the
+  notebook's dropout layer, so a layer config without the rate loses this cell too.
 - test_early_stopping runs both callbacks on a made-up run whose validation loss is lowest at an
   epoch drawn for each grading run: it catches a training metric, mode='max' on a loss (or 'min' on
   an accuracy), the patience ignored, and the last weights kept.
@@ -221,6 +222,9 @@ def judge_mlp(settings, images, structures) -> None:
             "(the loss sparse_categorical_crossentropy expects probabilities by default)")
         assert not structure["keras_dropout"], "the model uses keras.layers.Dropout: use your own InvertedDropout layer"
         rates = structure["own_rates"]
+        assert not np.isnan(rates).any(), (
+            "the model's InvertedDropout layers do not say their rate: the grader rebuilds the model from its config, "
+            "so get_config() must include it (as test_dropout_at_inference asks)")
         if dropout_rate > 0:
             assert rates and np.allclose(rates, dropout_rate), (
                 f"build_mlp({units}, {dropout_rate:.3g}, ...) has {len(rates)} InvertedDropout layers with rates "
