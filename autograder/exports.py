@@ -13,14 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.evidence import EXPORTS, PLAIN_KINDS, TOKEN_KEY
+from coursekit.evidence import EXPORTS, MODEL_CONFIG, PLAIN_KINDS, TOKEN_KEY
 
 from .untrusted import UnreadableFile, read_regular
 
 MAX_BYTES = 200 * 2**20
 """The most one export may hold, stored or unpacked."""
 MAX_STRING_CHARACTERS = 100_000
-"""The longest string an export may hold (the longest the course's collectors save: a few thousand)."""
+"""The longest string an export may hold (the longest the course's collectors save: a few thousand)..."""
+MAX_MODEL_CONFIG_CHARACTERS = 1_000_000
+"""...but for a model's Keras config (`coursekit.evidence.model_arrays`; MobileNetV2's is 160,000),
+which only `autograder.models` reads."""
 
 
 class ExportError(Exception):
@@ -61,15 +64,16 @@ def _plain_arrays(name: str, stream) -> dict[str, np.ndarray]:
             if unpacked > MAX_BYTES:
                 raise ExportError(f"the export for {name} unpacks to {unpacked // 2**20} MB, more than {MAX_BYTES // 2**20} MB")
             # zipfile stops at each member's declared size, so no member unpacks to more than counted.
-            return {member.filename.removesuffix(".npy"): _array(name, archive.read(member)) for member in members}
+            return {key: _array(name, key, archive.read(member))
+                    for key, member in ((member.filename.removesuffix(".npy"), member) for member in members)}
     except ExportError:
         raise
     except Exception as error:
         raise ExportError(f"the export for {name} is not a NumPy archive of plain arrays ({type(error).__name__})") from None
 
 
-def _array(name: str, data: bytes) -> np.ndarray:
-    """One .npy file's array, once its header proves it plain and exactly as large as its data."""
+def _array(name: str, key: str, data: bytes) -> np.ndarray:
+    """The array ``key`` of one .npy file, once its header proves it plain and exactly as large as its data."""
     stream = io.BytesIO(data)
     version = np.lib.format.read_magic(stream)
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
@@ -78,9 +82,9 @@ def _array(name: str, data: bytes) -> np.ndarray:
     shape, _, dtype = readers[version](stream)
     if dtype.kind not in PLAIN_KINDS or dtype.hasobject:
         raise ExportError(f"the export for {name} holds {dtype}, not numbers or strings")
-    if dtype.kind == "U" and dtype.itemsize // 4 > MAX_STRING_CHARACTERS:
-        raise ExportError(f"the export for {name} holds strings of {dtype.itemsize // 4} characters, "
-                          f"more than {MAX_STRING_CHARACTERS}")
+    longest = MAX_MODEL_CONFIG_CHARACTERS if key.endswith(MODEL_CONFIG) else MAX_STRING_CHARACTERS
+    if dtype.kind == "U" and dtype.itemsize // 4 > longest:
+        raise ExportError(f"the export for {name} holds strings of {dtype.itemsize // 4} characters, more than {longest}")
     if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(data) - stream.tell():
         raise ExportError(f"the export for {name} holds an array whose header does not match its data")
     stream.seek(0)

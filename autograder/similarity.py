@@ -214,7 +214,9 @@ def identical_evidence(runs: Path) -> list[IdenticalPair]:
     the random seed, so two students who write the prescribed model the same way may get the same
     numbers honestly: this is a lead for the instructor to look into, not a penalty. Only arrays of
     at least MIN_VALUES values that are not one value repeated count (a model that predicts one
-    class for everything is no sign of copying); the run's token is left out.
+    class for everything is no sign of copying); the run's token is left out, and so is an array
+    that three or more students, and more than half of those who handed the notebook in, exported
+    alike (such as the pretrained base a transfer model hands in with its own weights).
 
     The exports were written by the students' notebooks: they are read with `exports.load` (no
     links, special files, pickles or oversized archives) and one it refuses is skipped. Each array
@@ -232,8 +234,13 @@ def identical_evidence(runs: Path) -> list[IdenticalPair]:
                 for key, array in arrays.items():
                     if key != TOKEN_KEY and array.size >= MIN_VALUES and np.unique(array).size > 1:
                         holders[notebook.name, path.stem, key, array.size, _digest(array)].append(student.name)
+    students_of = defaultdict(set)
+    for (notebook, *_), students in holders.items():
+        students_of[notebook].update(students)
     shared = defaultdict(list)
-    for (_, collector, key, size, _), students in sorted(holders.items()):
+    for (notebook, collector, key, size, _), students in sorted(holders.items()):
+        if len(students) >= 3 and len(students) > len(students_of[notebook]) / 2:
+            continue  # most of the class has it: it came with the assignment (pretrained weights), not from a classmate
         label = clip("".join(c if c.isprintable() else "?" for c in f"{collector}/{key}"), 100)
         for pair in itertools.combinations(students, 2):
             shared[pair].append((label, size))

@@ -78,6 +78,16 @@ def test_an_export_with_an_enormous_string_is_refused(tmp_path, monkeypatch):
         exports.load(tmp_path, "hand_in_fit")
 
 
+def test_a_model_config_may_be_longer_than_other_strings_but_is_capped_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(exports, "MAX_STRING_CHARACTERS", 1000)
+    monkeypatch.setattr(exports, "MAX_MODEL_CONFIG_CHARACTERS", 5000)
+    _export(tmp_path, model_config=np.array("x" * 5000))
+    assert exports.load(tmp_path, "hand_in_fit")["model_config"].item() == "x" * 5000
+    _export(tmp_path, model_config=np.array("x" * 5001))
+    with pytest.raises(exports.ExportError, match="holds strings of 5001 characters, more than 5000"):
+        exports.load(tmp_path, "hand_in_fit")
+
+
 def test_an_export_that_is_a_fifo_is_refused_without_waiting(tmp_path):
     (tmp_path / "exports").mkdir()
     os.mkfifo(tmp_path / "exports" / "hand_in_fit.npz")

@@ -192,6 +192,14 @@ def test_pasted_predictions_and_weights_are_reported_and_nothing_else(runs):
     assert pair.arrays == [("hand_in_mlp/mlp_weights_0", 512), ("hand_in_test_accuracy/classes", 10_000)]
 
 
+def test_an_array_most_of_the_class_exported_alike_came_with_the_assignment(runs):
+    pretrained = np.random.default_rng(2).normal(size=300)
+    for student in ("ann", "bob", "cat"):
+        export(runs, student, "hand_in_feature_extraction_model", model_weights_0=pretrained)
+    [pair] = similarity.identical_evidence(runs)
+    assert "hand_in_feature_extraction_model/model_weights_0" not in dict(pair.arrays)
+
+
 def test_the_pairs_with_most_identical_arrays_come_first_and_go_to_a_csv(runs, tmp_path):
     shared = np.random.default_rng(1).normal(size=200)
     for student in ("cat", "dan"):

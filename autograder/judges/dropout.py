@@ -9,7 +9,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
-from ..models import compile_config, optimizer_name, rebuilt
+from ..models import compiled_with, optimizer_name, rebuilt
 from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -78,8 +78,7 @@ class StandInDropout(keras.layers.Layer):
 def rebuilt_mlp_structure(evidence, i: int, images) -> dict:
     """`checks.mlp_structure` of the model the notebook exported for setting ``i``, rebuilt here."""
     name = f"mlp_{i}"
-    compiled = compile_config(evidence, name)
-    assert compiled is not None, "the model is not compiled: call model.compile(...) before returning it"
+    compiled = compiled_with(evidence, name)
     model = rebuilt(evidence, name, MLP_LAYERS, stand_ins={str(evidence["dropout_class"]): StandInDropout})
     return checks.mlp_structure(model, StandInDropout, optimizer_name(compiled), images)
 

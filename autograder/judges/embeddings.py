@@ -11,6 +11,7 @@ from coursekit.checks.common import accuracy_of
 from coursekit.evidence import listed
 
 from .. import data
+from ..models import compiled_with, loss_evidence, optimizer_name, rebuilt
 from .registry import ACCURACY_STEP, held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -89,9 +90,24 @@ def model_inputs(rng) -> dict:
             "labels": rng.integers(0, 2, 32)}
 
 
+MODEL_LAYERS = {"Embedding", "GlobalAveragePooling1D", "Dropout", "Dense", "Activation", "Flatten", "GlobalMaxPooling1D"}
+"""What the grader rebuilds of the embedding bags (Flatten and max pooling so that the judge can
+name them)."""
+MODEL_SIZES = {"input_dim": 50_000, "output_dim": 256}
+"""Vocabulary and embedding sizes the grader rebuilds (50,000 x 256 weights take 51 MB)."""
+
+
+def exported_model(evidence, name: str):
+    """The model the notebook exported as ``name``, rebuilt here, and its compile config."""
+    return rebuilt(evidence, name, MODEL_LAYERS, MODEL_SIZES), compiled_with(evidence, name)
+
+
 @judge("test_model", checks.hand_in_model, draw=model_inputs)
 def judge_model(inputs, evidence) -> None:
-    checks.judge_model(inputs, evidence)
+    (small, compiled), (trained, _) = exported_model(evidence, "small"), exported_model(evidence, "trained")
+    checks.judge_model(inputs, checks.model_evidence(
+        small, trained, int(evidence["vocabulary_size"]), int(evidence["embedding_dim"]), inputs,
+        lambda model, sequences, labels: loss_evidence(compiled, "small", labels, model(sequences)), optimizer_name(compiled)))
 
 
 def reference_cosine(u, v) -> float:

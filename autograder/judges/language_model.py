@@ -13,6 +13,7 @@ from coursekit.checks import language_model as checks
 from coursekit.checks.common import sparse_cross_entropy
 
 from .. import data
+from ..models import compiled_with, learning_rate, loss_evidence, optimizer_name, rebuilt
 from .registry import judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -66,9 +67,17 @@ def model_inputs(rng) -> dict:
             "targets": rng.integers(0, vocabulary_size, shape)}
 
 
+RNN_MODEL_LAYERS = {"Embedding", "LSTM", "GRU", "SimpleRNN", "Dense", "Activation", "Softmax"}
+"""What the grader rebuilds of build_model's models (a softmax included, so that the judge can name it)."""
+
+
 @judge("test_model", checks.hand_in_model, draw=model_inputs)
 def judge_model(inputs, evidence) -> None:
-    checks.judge_model(inputs, evidence)
+    compiled = compiled_with(evidence, "model")
+    model, simple = (rebuilt(evidence, name, RNN_MODEL_LAYERS) for name in ("model", "simple"))
+    checks.judge_model(inputs, checks.model_structure(
+        model, simple, inputs, lambda model, ids, targets: loss_evidence(compiled, "model", targets, model(ids)),
+        (optimizer_name(compiled), learning_rate(compiled))))
 
 
 @judge("test_perplexity", checks.hand_in_perplexity, draw=lambda rng: {"losses": rng.uniform(0, 5, 5)})
@@ -105,7 +114,8 @@ def generation_inputs(rng) -> dict:
 
 @judge("test_generate_text", checks.hand_in_generate_text, draw=generation_inputs)
 def judge_generate_text(inputs, evidence) -> None:
-    checks.judge_generate_text(str(inputs["prompt"]), int(inputs["length"]), evidence)
+    checks.judge_generate_text(str(inputs["prompt"]), int(inputs["length"]), evidence, evidence["vocabulary"],
+                               checks.logits_of(verified_model(evidence)))
 
 
 # --- the trained model on held-out text ----------------------------------------------------------
@@ -147,6 +157,17 @@ def rebuilt_model(evidence):
     return model
 
 
+def verified_model(evidence):
+    """`rebuilt_model`, checked to compute the logits the notebook's model gave on the probe inputs."""
+    model = rebuilt_model(evidence)
+    probe = keras.ops.convert_to_numpy(model(checks.probe_ids(len(evidence["vocabulary"])), training=False))
+    assert np.shape(evidence["probe_logits"]) == probe.shape and np.allclose(evidence["probe_logits"], probe, rtol=1e-3, atol=1e-3), (
+        "the model rebuilt from the notebook's weights does not compute the notebook model's logits: the grader "
+        "measures the model of exercise 3 (an Embedding, one recurrent layer and a Dense layer, with Keras' "
+        "default settings and nothing else that changes the outputs)")
+    return model
+
+
 LOSS_STEP = 0.01
 """The held-out loss is shown to the nearest 0.01 nats per character (`Rounded`)."""
 
@@ -157,12 +178,7 @@ def judge_held_out_loss(inputs, evidence) -> str:
     vocabulary = [str(token) for token in evidence["vocabulary"]]
     unknown = sorted(set(held_out_text) - set(vocabulary))
     assert not unknown, f"char_to_id lacks the characters {unknown}: build it from the training text"
-    model = rebuilt_model(evidence)
-    probe = keras.ops.convert_to_numpy(model(checks.probe_ids(len(vocabulary)), training=False))
-    assert np.shape(evidence["probe_logits"]) == probe.shape and np.allclose(evidence["probe_logits"], probe, rtol=1e-3, atol=1e-3), (
-        "the model rebuilt from the notebook's weights does not compute the notebook model's logits: the grader "
-        "measures the model of exercise 3 (an Embedding, one recurrent layer and a Dense layer, with Keras' "
-        "default settings and nothing else that changes the outputs)")
+    model = verified_model(evidence)
     index = {token: i for i, token in enumerate(vocabulary)}
     loss = record("held_out_loss", held_out_loss(model, np.array([index[c] for c in held_out_text])), LOSS_STEP)
     baseline = record("unigram_baseline_loss", checks.unigram_baseline_loss(data.load_shakespeare("train"), held_out_text))

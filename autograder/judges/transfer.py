@@ -9,6 +9,7 @@ from coursekit.checks import transfer as checks
 from coursekit.checks.common import accuracy_of
 
 from .. import data
+from ..models import compiled_with, learning_rate, loss_evidence, optimizer_name, rebuilt
 from .registry import held_out_order, judge, record
 
 ASSIGNMENT = checks.ASSIGNMENT
@@ -60,7 +61,9 @@ def compile_inputs(rng) -> dict:
 
 @judge("test_compile_model", checks.hand_in_compile_model, draw=compile_inputs)
 def judge_compile_model(inputs, evidence) -> None:
-    checks.judge_compile_model(inputs, evidence)
+    compiled = compiled_with(evidence, "model")
+    checks.judge_compile_model(inputs, {"optimizer": optimizer_name(compiled), "learning_rate": learning_rate(compiled),
+                                        **loss_evidence(compiled, "model", inputs["labels"], checks.case_logits(inputs))})
 
 
 def model_inputs(rng) -> dict:
@@ -70,14 +73,26 @@ def model_inputs(rng) -> dict:
             "images": preprocess_photos(paths, checks.CHECK_IMAGE_SIZE)}
 
 
+MODEL_LAYERS = {"Conv2D", "DepthwiseConv2D", "BatchNormalization", "ReLU", "ZeroPadding2D", "Add", "MaxPooling2D",
+                "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout", "Dense",
+                "Activation", "Identity", "Rescaling", "RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast",
+                "RandomTranslation", "RandomBrightness"}
+"""What the grader rebuilds of the notebook's CNNs: MobileNetV2's layers, the usual CNN and head
+layers, and Keras' augmentation layers."""
+
+
 @judge("test_scratch_cnn", checks.hand_in_scratch_cnn, draw=model_inputs)
 def judge_scratch_cnn(inputs, evidence) -> None:
-    checks.judge_scratch_cnn(int(inputs["num_classes"]), evidence)
+    num_classes = int(inputs["num_classes"])
+    checks.judge_scratch_cnn(num_classes, checks.scratch_cnn_structure(
+        rebuilt(evidence, "model", MODEL_LAYERS), int(inputs["image_size"]), num_classes, inputs["images"]))
 
 
 @judge("test_feature_extraction_model", checks.hand_in_feature_extraction_model, draw=model_inputs)
 def judge_feature_extraction_model(inputs, evidence) -> None:
-    checks.judge_feature_extraction_model(int(inputs["num_classes"]), evidence)
+    num_classes = int(inputs["num_classes"])
+    checks.judge_feature_extraction_model(num_classes, checks.feature_extraction_structure(
+        rebuilt(evidence, "model", MODEL_LAYERS), num_classes, inputs["images"]))
 
 
 def unfreeze_inputs(rng) -> dict:
@@ -91,7 +106,8 @@ def judge_fine_tuning(inputs, evidence) -> None:
 
 @judge("test_fine_tuning_learning_rate", checks.hand_in_fine_tuning_learning_rate)
 def judge_fine_tuning_learning_rate(inputs, evidence) -> None:
-    checks.judge_fine_tuning_learning_rate(evidence)
+    checks.judge_fine_tuning_learning_rate([learning_rate(compiled_with(evidence, name))
+                                            for name in ("feature_extraction", "fine_tuned")])
 
 
 # --- the models on the held-out photos -----------------------------------------------------------

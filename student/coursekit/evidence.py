@@ -31,6 +31,8 @@ RUN_TOKEN = "run_token"
 """The file in INPUTS that names this grading run; every export carries it (`TOKEN_KEY`), so an
 export copied from another run, or another student's, is refused."""
 TOKEN_KEY = "_run_token"
+MODEL_CONFIG = "_config"
+"""The suffix of the key under which `model_arrays` saves a model's Keras config."""
 
 
 def collector(function):
@@ -106,9 +108,14 @@ def load(path: Path) -> dict[str, np.ndarray]:
 def model_arrays(model, name: str) -> dict[str, np.ndarray]:
     """``model`` as plain arrays, for a grader that rebuilds it (`autograder.models.rebuilt`): its
     Keras config as JSON text, whether and how it was compiled, and its weights."""
-    compiled = model.get_compile_config() if getattr(model, "optimizer", None) is not None else None
-    return {f"{name}_config": np.asarray(model.to_json()), f"{name}_compile": np.asarray(json.dumps(compiled, default=str)),
+    return {f"{name}{MODEL_CONFIG}": np.asarray(model.to_json()), **compile_arrays(model, name),
             **listed(f"{name}_weights", model.get_weights())}
+
+
+def compile_arrays(model, name: str) -> dict[str, np.ndarray]:
+    """Whether and how ``model`` was compiled: its Keras compile config as JSON text (null if not)."""
+    compiled = model.get_compile_config() if getattr(model, "optimizer", None) is not None else None
+    return {f"{name}_compile": np.asarray(json.dumps(compiled, default=str))}
 
 
 def listed(name: str, items) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
+from autograder import exports
 from autograder.judges import MEASUREMENTS
 from coursekit.checks import embeddings as checks
 
@@ -150,6 +151,30 @@ def test_model_mistakes_are_named(mistake, message, both_fail):
 def test_a_model_with_the_wrong_vocabulary_size_is_named():
     with pytest.raises(AssertionError, match=r"^the Embedding layer maps 50 tokens to 4 dimensions; expected 100 tokens"):
         checks.check_model(build_model, build_model(50, 4), 100, 4)
+
+
+def test_a_model_that_masks_the_padding_is_rebuilt_and_passes(hidden_test):
+    def masking(vocabulary_size, embedding_dim):
+        inputs = keras.Input((None,), dtype="int64")
+        x = layers.GlobalAveragePooling1D()(layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True)(inputs))
+        model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(x))
+        model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+        return model
+    hidden_test(checks.hand_in_model, masking, masking(100, 4), 100, 4)
+
+
+def test_a_model_larger_than_the_grader_rebuilds_is_refused_before_it_is_built(hidden_test):
+    with pytest.raises(exports.ExportError, match=r"declares output_dim 300, past the 256 the grader rebuilds"):
+        hidden_test(checks.hand_in_model, build_model, build_model(100, 300), 100, 300)
+
+
+def test_a_model_compiled_with_another_optimizer_is_named(both_fail):
+    def on_sgd(*sizes):
+        model = build_model(*sizes)
+        model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+        return model
+    both_fail(lambda: checks.check_model(on_sgd, build_model(100, 4), 100, 4), checks.hand_in_model, on_sgd,
+              build_model(100, 4), 100, 4, match=r"^build_model compiled the model with SGD: compile it with keras.optimizers.Adam")
 
 
 def test_a_mean_squared_error_loss_is_named(both_fail):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
+from autograder import exports
 from autograder.judges import MEASUREMENTS
 from autograder.judges import language_model as judges
 from coursekit.checks import language_model as checks
@@ -171,11 +172,46 @@ def test_model_mistakes_are_named(mistake, message, both_fail):
     both_fail(lambda: checks.check_model(mistaken), checks.hand_in_model, mistaken, match=message)
 
 
+@pytest.mark.parametrize("optimizer", [lambda rate: keras.optimizers.Adam(), lambda rate: keras.optimizers.RMSprop(rate)])
+def test_a_model_compiled_with_another_optimizer_or_learning_rate_is_named(optimizer, both_fail):
+    def compiled_with(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        model.compile(optimizer(kwargs["learning_rate"]), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        return model
+    both_fail(lambda: checks.check_model(compiled_with), checks.hand_in_model, compiled_with,
+              match=r"^build_model\(\.\.\., learning_rate=[\d.e-]+\) compiled the model with (Adam|RMSprop) at learning rate")
+
+
 def test_a_build_model_that_ignores_the_recurrent_layer_is_named(both_fail):
     def always_lstm(*args, recurrent_layer=None, **kwargs):
         return build_model(*args, **kwargs)
     both_fail(lambda: checks.check_model(always_lstm), checks.hand_in_model, always_lstm,
               match=r"recurrent_layer=layers.SimpleRNN\) does not use a SimpleRNN")
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy])
+def test_a_loss_by_name_or_function_is_judged_as_keras_defines_it(loss, hidden_test):
+    """Both mean probabilities (from_logits=False): the grader rebuilds them and finds the loss wrong."""
+    def compiled_with(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        model.compile(keras.optimizers.Adam(kwargs["learning_rate"]), loss, metrics=["accuracy"])
+        return model
+    with pytest.raises(AssertionError, match=r"^the compiled loss \(hint: SparseCategoricalCrossentropy\(from_logits=True\)\) is"):
+        hidden_test(checks.hand_in_model, compiled_with)
+
+
+def test_a_loss_of_the_notebook_s_own_is_not_run_by_the_grader(hidden_test):
+    def own_loss(targets, logits):
+        return keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+
+    def compiled_with_own_loss(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        model.compile(keras.optimizers.Adam(kwargs["learning_rate"]), own_loss, metrics=["accuracy"])
+        return model
+    checks.check_model(compiled_with_own_loss)
+    with pytest.raises(exports.ExportError, match=r"is compiled with a loss the grader does not rebuild .*own_loss"):
+        hidden_test(checks.hand_in_model, compiled_with_own_loss)
 
 
 def test_perplexity_and_bits(hidden_test, both_fail):
@@ -236,6 +272,20 @@ def test_a_generation_loop_that_forgets_its_state_is_named(trained_model):
                                              r"character is .*: feed the prompt once"):
         checks.check_generate_text(make_generate_text(carry_state=False), make_step_function, trained_model,
                                    CHAR_TO_ID, ID_TO_CHAR)
+
+
+def test_the_hidden_test_judges_generated_text_by_the_logits_the_grader_measures(trained_model, hidden_test, monkeypatch):
+    """The grader rebuilds the model from its exported weights: a loop that forgets its state fails
+    there too, and weights that are not the model's are refused."""
+    with pytest.raises(AssertionError, match=r"^at temperature 1e-6 generate_text wrote .* feed the prompt once"):
+        hidden_test(checks.hand_in_generate_text, make_generate_text(carry_state=False), make_step_function, trained_model,
+                    CHAR_TO_ID, ID_TO_CHAR)
+    exported = checks.exported_model
+    monkeypatch.setattr(checks, "exported_model", lambda model, char_to_id: (
+        exported(model, char_to_id) | {"logits_1": exported(model, char_to_id)["logits_1"] + 1}))
+    with pytest.raises(AssertionError, match=r"^the model rebuilt from the notebook's weights does not compute"):
+        hidden_test(checks.hand_in_generate_text, make_generate_text(), make_step_function, trained_model,
+                    CHAR_TO_ID, ID_TO_CHAR)
 
 
 def test_a_generation_loop_that_can_emit_unknown_is_named(trained_model, both_fail):

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from autograder import data
+from autograder import data, exports
 from autograder.judges import MEASUREMENTS
 from autograder.judges.transfer import preprocess_photos
 from coursekit.checks import transfer as checks
@@ -149,9 +149,11 @@ def test_a_correct_scratch_cnn_passes(hidden_test):
         hidden_test(checks.hand_in_scratch_cnn, scratch_cnn(), seed=seed)
 
 
-def test_a_model_that_is_random_at_inference_is_named(both_fail):
-    both_fail(lambda: checks.check_scratch_cnn(scratch_cnn(noise=True)), checks.hand_in_scratch_cnn, scratch_cnn(noise=True),
-              match="^the from-scratch CNN gives different outputs for the same photos at inference")
+def test_a_model_that_is_random_at_inference_is_named_and_its_lambda_never_runs_in_the_grader(hidden_test):
+    with pytest.raises(AssertionError, match="^the from-scratch CNN gives different outputs for the same photos at inference"):
+        checks.check_scratch_cnn(scratch_cnn(noise=True))
+    with pytest.raises(exports.ExportError, match="uses Lambda .*; the grader rebuilds only "):
+        hidden_test(checks.hand_in_scratch_cnn, scratch_cnn(noise=True))
 
 
 def test_a_scratch_cnn_with_a_softmax_is_told_to_output_logits(both_fail):
@@ -187,6 +189,14 @@ def test_a_fixed_learning_rate_is_named(both_fail):
         compile_model(model, 1e-3)
     both_fail(lambda: checks.check_compile_model(fixed_rate), checks.hand_in_compile_model, fixed_rate,
               match=r"set a learning rate of 0.001; use the learning_rate argument")
+
+
+def test_another_optimizer_is_named(both_fail):
+    def with_sgd(model, rate):
+        model.compile(keras.optimizers.SGD(rate), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    both_fail(lambda: checks.check_compile_model(with_sgd), checks.hand_in_compile_model, with_sgd,
+              match=r"^compile_model compiled the model with SGD: compile it with keras.optimizers.Adam")
 
 
 def test_a_correct_feature_extraction_model_passes(hidden_test):

@@ -36,6 +36,12 @@ WRONG_SOLUTIONS = {
     "scratch-cnn-ends-in-softmax": Variant(
         ((SCRATCH_OUTPUT, SCRATCH_OUTPUT.replace("Dense(num_classes)", 'Dense(num_classes, activation="softmax")')),),
         frozenset({"test_scratch_cnn"})),
+    # An attack, not a mistake: the kernel's checks are patched to hide the softmax; the grader
+    # rebuilds the exported model and measures it.
+    "scratch-cnn-softmax-hidden-from-patched-checks": Variant(
+        ((SCRATCH_OUTPUT, "checks.judge_scratch_cnn = checks.scratch_cnn_structure = lambda *arguments: {}\n    "
+          + SCRATCH_OUTPUT.replace("Dense(num_classes)", 'Dense(num_classes, activation="softmax")')),),
+        frozenset({"test_scratch_cnn"})),
     "base-not-frozen-in-phase-1": Variant(
         (("    base.trainable = False\n    inputs = keras.Input", "    inputs = keras.Input"),),
         frozenset({"test_feature_extraction_model"})),

@@ -34,6 +34,15 @@ WRONG_SOLUTIONS = {
     "output-without-sigmoid": Variant(
         (('outputs = layers.Dense(1, activation="sigmoid")(x)', "outputs = layers.Dense(1)(x)"),),
         frozenset({"test_model"})),
+    "compiled-with-sgd": Variant(
+        (("optimizer=keras.optimizers.Adam(learning_rate)", 'optimizer="sgd"'),),
+        frozenset({"test_model"})),
+    # An attack, not a mistake: the kernel's checks are patched to hide the missing sigmoid; the
+    # grader rebuilds the exported models and measures them.
+    "output-without-sigmoid-hidden-from-patched-checks": Variant(
+        (('outputs = layers.Dense(1, activation="sigmoid")(x)',
+          "outputs = layers.Dense(1)(x)\n    checks.judge_model = checks.model_evidence = lambda *arguments: {}"),),
+        frozenset({"test_model"})),
     "cosine-without-the-norms": Variant(
         (("return float(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))", "return float(np.dot(u, v))"),),
         frozenset({"test_cosine_similarity"})),

@@ -44,6 +44,17 @@ WRONG_SOLUTIONS = {
     "loss-expects-probabilities": Variant(
         (("keras.losses.SparseCategoricalCrossentropy(from_logits=True)", "keras.losses.SparseCategoricalCrossentropy()"),),
         frozenset({"test_model"})),
+    "learning-rate-ignored": Variant(
+        (("keras.optimizers.Adam(learning_rate)", "keras.optimizers.Adam()"),),
+        frozenset({"test_model"})),
+    # An attack, not a mistake: the kernel's checks are patched to hide the softmax; the grader
+    # rebuilds the exported models and measures them.
+    "softmax-output-hidden-from-patched-checks": Variant(
+        (('layers.Dense(vocabulary_size, name="logits")',
+          'layers.Dense(vocabulary_size, activation="softmax", name="logits")'),
+         ("model = keras.Model(ids, logits)",
+          "model = keras.Model(ids, logits)\n    checks.judge_model = checks.model_structure = lambda *arguments: {}")),
+        frozenset({"test_model"})),
     "recurrent-layer-argument-ignored": Variant(
         (("x, *_ = recurrent_layer(rnn_units,", "x, *_ = layers.LSTM(rnn_units,"),),
         frozenset({"test_model"})),

@@ -25,7 +25,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from ..evidence import collector, listed, returns_evidence, unlisted
+from ..evidence import collector, listed, model_arrays, returns_evidence, unlisted
 from .common import accuracy_of, call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss
 
 ASSIGNMENT = "04_imdb_embeddings"
@@ -187,14 +187,22 @@ def _embedding_layer(model):
     return embeddings[0]
 
 
-@returns_evidence
-def model_evidence(build_model, model, vocabulary_size: int, embedding_dim: int, case) -> dict:
-    """A model built for the case's words and dimensions (untrained: its compiled loss is binary
-    cross-entropy on probabilities, where probability- and logit-based losses agree), and the
-    notebook's trained model: one Embedding layer averaged into one probability per review."""
-    evidence = {}
-    models = {"small": (call(build_model, int(case["words"]), int(case["dimensions"])), int(case["words"]), int(case["dimensions"])),
-              "trained": (model, vocabulary_size, embedding_dim)}
+def built_model(build_model, case):
+    """The model build_model builds for the case's words and dimensions, checked compiled."""
+    model = call(build_model, int(case["words"]), int(case["dimensions"]))
+    check_compiled(model)
+    return model
+
+
+def model_evidence(small, trained, vocabulary_size: int, embedding_dim: int, case, loss_evidence, optimizer: str) -> dict:
+    """Of the model build_model built for the case (untrained: its compiled loss is binary
+    cross-entropy on probabilities, where probability- and logit-based losses agree) and the
+    notebook's trained model: one Embedding layer averaged into one probability per review, their
+    outputs, ``loss_evidence(model, inputs, labels)``, the small model's compiled loss, and the class
+    name of the optimizer it was compiled with. In a hidden test the grader measures its own
+    rebuilt copies of the two models."""
+    evidence = {"optimizer": optimizer}
+    models = {"small": (small, int(case["words"]), int(case["dimensions"])), "trained": (trained, vocabulary_size, embedding_dim)}
     for name, (candidate, words, dimensions) in models.items():
         embedding = _embedding_layer(candidate)
         assert (embedding.input_dim, embedding.output_dim) == (words, dimensions), (
@@ -204,11 +212,10 @@ def model_evidence(build_model, model, vocabulary_size: int, embedding_dim: int,
             "the model does not average its word vectors: an embedding bag uses GlobalAveragePooling1D (not Flatten, "
             "which ties each weight to a position in the review)")
         check_output_shape(candidate, (None, 1), "the model", "one probability per review, Dense(1, activation='sigmoid')")
-        check_compiled(candidate)
         sequences = np.asarray(case["sequences"]) % words
         evidence[f"{name}_probabilities"] = keras.ops.convert_to_numpy(candidate(sequences, training=False))
         if name == "small":
-            evidence |= compiled_loss_evidence(candidate, sequences, np.asarray(case["labels"], np.float32))
+            evidence |= loss_evidence(candidate, sequences, np.asarray(case["labels"], np.float32))
     return evidence
 
 
@@ -222,6 +229,8 @@ def judge_model(case, evidence) -> None:
     probabilities = np.clip(evidence["small_probabilities"].astype(np.float64).reshape(-1), 1e-7, 1 - 1e-7)
     expected = -np.mean(labels * np.log(probabilities) + (1 - labels) * np.log(1 - probabilities))
     judge_compiled_loss(evidence, expected, "the compiled loss (hint: binary cross-entropy on probabilities)", rtol=1e-3)
+    assert str(evidence["optimizer"]) == "Adam", (
+        f"build_model compiled the model with {evidence['optimizer']}: compile it with keras.optimizers.Adam")
 
 
 _PUBLIC_MODEL_CASE = {"words": 100, "dimensions": 4, "sequences": np.random.default_rng(0).integers(0, 100, size=(64, 20)),
@@ -229,12 +238,18 @@ _PUBLIC_MODEL_CASE = {"words": 100, "dimensions": 4, "sequences": np.random.defa
 
 
 def check_model(build_model, model, vocabulary_size: int, embedding_dim: int) -> None:
-    judge_model(_PUBLIC_MODEL_CASE, model_evidence(build_model, model, vocabulary_size, embedding_dim, _PUBLIC_MODEL_CASE))
+    check_compiled(model)
+    small = built_model(build_model, _PUBLIC_MODEL_CASE)
+    judge_model(_PUBLIC_MODEL_CASE, model_evidence(small, model, vocabulary_size, embedding_dim, _PUBLIC_MODEL_CASE,
+                                                   compiled_loss_evidence, type(small.optimizer).__name__))
 
 
 @collector
 def hand_in_model(inputs, build_model, model, vocabulary_size: int, embedding_dim: int) -> dict:
-    return model_evidence(build_model, model, vocabulary_size, embedding_dim, inputs)
+    """Both models exported, for the grader to rebuild and measure."""
+    check_compiled(model)
+    return {"vocabulary_size": vocabulary_size, "embedding_dim": embedding_dim,
+            **model_arrays(built_model(build_model, inputs), "small"), **model_arrays(model, "trained")}
 
 
 # --- exercise 3: the embedding space -------------------------------------------------------------

@@ -13,8 +13,9 @@ tests/notebooks/test_05_shakespeare_lstm.py or tests/checks/test_language_model.
   and unknown characters not mapped to id 0.
 - test_make_dataset catches chunks one id short, targets not shifted, a partial last batch kept and
   characters shuffled before windowing (windows that never occur in the text).
-- test_model catches a softmax output under a logits loss, a recurrent-layer argument ignored and
-  wrong sizes.
+- test_model catches a softmax output under a logits loss, a recurrent-layer argument ignored,
+  another optimizer or learning rate, and wrong sizes. The grader rebuilds both exported models
+  and recomputes the compiled loss (Keras' own losses only) on their outputs.
 - test_perplexity catches a base-2 perplexity and bits computed in nats.
 - test_sample draws 20,000 samples per temperature (chi-square at p = 1e-6): a temperature ignored
   or multiplied, and always the most likely character, fail it; a correct sampler fails about once
@@ -31,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from ..evidence import collector, listed, returns_evidence, unlisted
+from ..evidence import collector, listed, model_arrays, returns_evidence, unlisted
 from .common import call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy
 
 ASSIGNMENT = "05_shakespeare_lstm"
@@ -195,12 +196,24 @@ def hand_in_make_dataset(inputs, make_dataset) -> dict:
 
 # --- exercise 3: the model -----------------------------------------------------------------------
 
-@returns_evidence
-def model_evidence(build_model, case) -> dict:
-    sizes = dict(vocabulary_size=int(case["vocabulary_size"]), embedding_dim=int(case["embedding_dim"]),
-                 rnn_units=int(case["rnn_units"]), learning_rate=float(case["learning_rate"]))
-    model = call(build_model, **sizes)
-    check_output_shape(model, (None, None, sizes["vocabulary_size"]), "the model",
+def model_sizes(case) -> dict:
+    return dict(vocabulary_size=int(case["vocabulary_size"]), embedding_dim=int(case["embedding_dim"]),
+                rnn_units=int(case["rnn_units"]), learning_rate=float(case["learning_rate"]))
+
+
+def built_models(build_model, case) -> tuple:
+    """(the model build_model builds for ``case``, checked compiled; the one it builds with a SimpleRNN)."""
+    model = call(build_model, **model_sizes(case))
+    check_compiled(model)
+    return model, build_model(**model_sizes(case), recurrent_layer=layers.SimpleRNN)
+
+
+def model_structure(model, simple, case, loss_evidence, optimizer: tuple[str, float]) -> dict:
+    """What judge_model checks of the two models of `built_models` (the grader's rebuilt copies, in
+    a hidden test), with ``loss_evidence(model, ids, targets)``, the compiled loss on ``case``, and
+    the (class name, learning rate) of the optimizer it was compiled with."""
+    vocabulary_size = int(case["vocabulary_size"])
+    check_output_shape(model, (None, None, vocabulary_size), "the model",
                        "one vector of logits per input position: return_sequences=True, then Dense(vocabulary_size)")
     names = {layer.name for layer in model.layers}
     missing = sorted({"embedding", "rnn", "logits"} - names)
@@ -208,14 +221,13 @@ def model_evidence(build_model, case) -> dict:
         f"the model has no layer named {missing}: name the layers 'embedding', 'rnn' and 'logits' so that "
         f"make_step_function can reuse them (the model's layers are {sorted(names)})")
     rnn = model.get_layer("rnn")
-    check_compiled(model)
-    simple = build_model(**sizes, recurrent_layer=layers.SimpleRNN)
-    ids = np.asarray(case["ids"]) % sizes["vocabulary_size"]
+    ids = np.asarray(case["ids"]) % vocabulary_size
     return {"outputs": keras.ops.convert_to_numpy(model(ids, training=False)), "recurrent": isinstance(rnn, layers.RNN),
             "return_sequences": bool(getattr(rnn, "return_sequences", False)),
             "return_state": bool(getattr(rnn, "return_state", False)), "units": getattr(rnn, "units", 0),
             "simple_rnn": "rnn" in {layer.name for layer in simple.layers} and isinstance(simple.get_layer("rnn"), layers.SimpleRNN),
-            **compiled_loss_evidence(model, ids, np.asarray(case["targets"]) % sizes["vocabulary_size"])}
+            "optimizer": optimizer[0], "learning_rate": optimizer[1],
+            **loss_evidence(model, ids, np.asarray(case["targets"]) % vocabulary_size)}
 
 
 def judge_model(case, evidence) -> None:
@@ -233,22 +245,30 @@ def judge_model(case, evidence) -> None:
     assert not np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3), (
         "the model's outputs sum to 1 at every position: they are probabilities. Return logits (a Dense layer "
         "without softmax) and use a loss with from_logits=True")
+    rate = float(case["learning_rate"])
+    assert str(evidence["optimizer"]) == "Adam" and np.isclose(float(evidence["learning_rate"]), rate, rtol=1e-4), (
+        f"build_model(..., learning_rate={rate:.3g}) compiled the model with {evidence['optimizer']} at learning rate "
+        f"{float(evidence['learning_rate']):.3g}: compile with keras.optimizers.Adam(learning_rate)")
     judge_compiled_loss(evidence, sparse_cross_entropy(outputs, np.asarray(case["targets"]) % vocabulary_size),
                         "the compiled loss (hint: SparseCategoricalCrossentropy(from_logits=True))", rtol=1e-3)
 
 
-_PUBLIC_MODEL_CASE = {"vocabulary_size": 30, "embedding_dim": 8, "rnn_units": 16, "learning_rate": 1e-3,
+_PUBLIC_MODEL_CASE = {"vocabulary_size": 30, "embedding_dim": 8, "rnn_units": 16, "learning_rate": 2e-3,
                       "ids": np.random.default_rng(0).integers(0, 30, size=(16, 12)),
                       "targets": np.random.default_rng(1).integers(0, 30, size=(16, 12))}
 
 
 def check_model(build_model) -> None:
-    judge_model(_PUBLIC_MODEL_CASE, model_evidence(build_model, _PUBLIC_MODEL_CASE))
+    model, simple = built_models(build_model, _PUBLIC_MODEL_CASE)
+    optimizer = (type(model.optimizer).__name__, float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    judge_model(_PUBLIC_MODEL_CASE, model_structure(model, simple, _PUBLIC_MODEL_CASE, compiled_loss_evidence, optimizer))
 
 
 @collector
 def hand_in_model(inputs, build_model) -> dict:
-    return model_evidence(build_model, inputs)
+    """Both models exported: the grader rebuilds them and measures what judge_model checks."""
+    model, simple = built_models(build_model, inputs)
+    return model_arrays(model, "model") | model_arrays(simple, "simple")
 
 
 _PUBLIC_LOSSES = {0.0: (1.0, 0.0), 1.0: (2.7182818, 1.4426950), math.log(66): (66.0, 6.0443941), 1.7: (5.4739474, 2.4525816)}
@@ -345,41 +365,45 @@ def _unknown_loving_model(vocabulary_size: int):
 
 
 @returns_evidence
-def generation_evidence(generate_text, make_step_function, model, char_to_id, id_to_char, prompt: str, length: int,
-                        seed: int) -> dict:
-    """Text from a model that favours [UNK], and (at temperature near 0) the model's text with its
-    logits given everything before each character."""
-    vocabulary_size = char_to_id.vocabulary_size()
-    tempted = make_step_function(_unknown_loving_model(vocabulary_size))
+def generation_evidence(generate_text, make_step_function, model, char_to_id, prompt: str, length: int, seed: int) -> dict:
+    """Text from a model that favours [UNK], and the model's own text at temperature near 0."""
+    tempted = make_step_function(_unknown_loving_model(char_to_id.vocabulary_size()))
     text = call(generate_text, tempted, prompt, length, temperature=1.0, rng=np.random.default_rng(seed))
     assert isinstance(text, str), f"generate_text returned a {type(text).__name__}; expected a str"
     greedy = generate_text(make_step_function(model), prompt, length, temperature=1e-6, rng=np.random.default_rng(seed))
     assert isinstance(greedy, str), f"generate_text returned a {type(greedy).__name__}; expected a str"
-    ids = text_to_ids(char_to_id, greedy)
-    return {"text": text, "greedy": greedy, "ids": ids, "characters": ids_to_text(id_to_char, np.arange(1, vocabulary_size)),
-            "logits": keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0]}
+    return {"text": text, "greedy": greedy}
 
 
-def judge_generate_text(prompt: str, length: int, evidence) -> None:
+def logits_of(model):
+    """``logits(ids)``: the model's logits at each position of one sequence of ids."""
+    return lambda ids: keras.ops.convert_to_numpy(model(np.asarray(ids)[None, :], training=False))[0]
+
+
+def judge_generate_text(prompt: str, length: int, evidence, vocabulary, logits) -> None:
+    """``vocabulary``: the characters by id (id 0 is [UNK]); ``logits(ids)``: the model's logits,
+    measured by the grader on the model rebuilt from the notebook's weights."""
+    vocabulary = [str(token) for token in vocabulary]
     text, generated = str(evidence["text"]), str(evidence["text"]).removeprefix(prompt)
-    assert "[UNK]" not in generated and set(generated) <= set(str(evidence["characters"])), (
+    assert "[UNK]" not in generated and set(generated) <= set(vocabulary[1:]), (
         f"with a model that favours the [UNK] id, generate_text produced {generated[:60]!r}...: set the "
         "[UNK] logit (id 0) to -inf before sampling so that only vocabulary characters come out")
     assert text.startswith(prompt) and len(text) == len(prompt) + length, (
         f"generate_text(step, {prompt!r}, {length}, ...) returned {len(text)} characters starting {text[:30]!r}; "
         f"expected the prompt followed by {length} generated characters ({len(prompt) + length} in all)")
 
-    text, ids = str(evidence["greedy"]), evidence["ids"]
-    assert text.startswith(prompt) and len(ids) == len(text) == len(prompt) + length, (
+    text, index = str(evidence["greedy"]), {token: i for i, token in enumerate(vocabulary)}
+    assert text.startswith(prompt) and len(text) == len(prompt) + length and set(text[len(prompt):]) <= set(vocabulary[1:]), (
         f"generate_text(step, {prompt!r}, {length}, ...) returned {len(text)} characters starting {text[:30]!r}; "
-        f"expected the prompt followed by {length} generated characters")
-    logits = evidence["logits"][len(prompt) - 1:].astype(np.float64)
-    logits[:, 0] = -np.inf
-    chosen = logits[np.arange(len(logits)), ids[len(prompt):]]
-    first_wrong = np.flatnonzero(chosen < logits.max(axis=1) - 1e-4)
+        f"expected the prompt followed by {length} generated characters of the vocabulary")
+    ids = np.array([index.get(character, 0) for character in text])  # as char_to_id maps them ([UNK] is 0)
+    chosen_logits = np.asarray(logits(ids[:-1]), np.float64)[len(prompt) - 1:]
+    chosen_logits[:, 0] = -np.inf
+    chosen = chosen_logits[np.arange(len(chosen_logits)), ids[len(prompt):]]
+    first_wrong = np.flatnonzero(chosen < chosen_logits.max(axis=1) - 1e-4)
     if first_wrong.size:
         position = len(prompt) + int(first_wrong[0])
-        best = str(evidence["characters"])[int(np.argmax(logits[first_wrong[0]])) - 1]
+        best = vocabulary[int(np.argmax(chosen_logits[first_wrong[0]]))]
         raise AssertionError(
             f"at temperature 1e-6 generate_text wrote {text[len(prompt):position + 1]!r}, but after "
             f"{text[:position]!r} the model's most likely character is {best!r}, not {text[position]!r}: feed the "
@@ -392,16 +416,17 @@ _PUBLIC_PROMPT, _PUBLIC_LENGTH = "KING RICHARD III:\n", 60
 
 def check_generate_text(generate_text, make_step_function, model, char_to_id, id_to_char) -> None:
     """Output length and characters, and (at temperature near 0) the arg-max of the model given
-    everything before it: true only if the recurrent state is carried from step to step."""
-    evidence = generation_evidence(generate_text, make_step_function, model, char_to_id, id_to_char, _PUBLIC_PROMPT,
-                                   _PUBLIC_LENGTH, 0)
-    judge_generate_text(_PUBLIC_PROMPT, _PUBLIC_LENGTH, evidence)
+    everything before it: true only if the recurrent state is carried from step to step.
+    (``id_to_char`` goes unused: the characters are char_to_id's vocabulary.)"""
+    evidence = generation_evidence(generate_text, make_step_function, model, char_to_id, _PUBLIC_PROMPT, _PUBLIC_LENGTH, 0)
+    judge_generate_text(_PUBLIC_PROMPT, _PUBLIC_LENGTH, evidence, char_to_id.get_vocabulary(), logits_of(model))
 
 
 @collector
 def hand_in_generate_text(inputs, generate_text, make_step_function, model, char_to_id, id_to_char) -> dict:
-    return generation_evidence(generate_text, make_step_function, model, char_to_id, id_to_char, str(inputs["prompt"]),
-                               int(inputs["length"]), int(inputs["seed"]))
+    """The texts, and the model exported for the grader, which measures its logits itself."""
+    return generation_evidence(generate_text, make_step_function, model, char_to_id, str(inputs["prompt"]),
+                               int(inputs["length"]), int(inputs["seed"])) | exported_model(model, char_to_id)
 
 
 # --- the trained model on held-out text ----------------------------------------------------------
@@ -429,8 +454,7 @@ def show_loss_target(validation_loss: float) -> None:
           f"the validation loss is {validation_loss:.3f}.")
 
 
-@collector
-def hand_in_held_out_loss(inputs, model, char_to_id) -> dict:
+def exported_model(model, char_to_id) -> dict:
     """The weights of the model's three layers, its vocabulary and its logits on probe inputs."""
     missing = sorted(set(MODEL_LAYERS) - {layer.name for layer in model.layers})
     assert not missing, f"the model has no layer named {missing}: keep the layers of exercise 3"
@@ -438,3 +462,8 @@ def hand_in_held_out_loss(inputs, model, char_to_id) -> dict:
     weights = {f"{name}_{i}": weight for name in MODEL_LAYERS for i, weight in enumerate(model.get_layer(name).get_weights())}
     return {"vocabulary": np.array(vocabulary), "recurrent_layer": np.array(type(model.get_layer("rnn")).__name__),
             "probe_logits": model.predict(probe_ids(len(vocabulary)), verbose=0), **weights}
+
+
+@collector
+def hand_in_held_out_loss(inputs, model, char_to_id) -> dict:
+    return exported_model(model, char_to_id)

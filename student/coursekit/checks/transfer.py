@@ -31,7 +31,7 @@ import tensorflow as tf
 from keras import layers
 
 from .. import data
-from ..evidence import collector, listed, returns_evidence, unlisted
+from ..evidence import collector, compile_arrays, listed, model_arrays, returns_evidence, unlisted
 from .common import (
     call, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy,
 )
@@ -227,35 +227,46 @@ _PUBLIC_COMPILE_CASE = {"weights": np.arange(15, dtype=np.float32).reshape(3, 5)
                         "learning_rate": 0.0123}
 
 
-@returns_evidence
-def compile_evidence(compile_model, case) -> dict:
-    """A Dense model with the case's weights, compiled by compile_model: its learning rate and loss."""
+def compiled_model(compile_model, case):
+    """A Dense model with the case's weights, compiled by compile_model."""
     weights = np.asarray(case["weights"], np.float32)
     model = keras.Sequential([keras.Input((weights.shape[0],)), layers.Dense(weights.shape[1])])
     model.set_weights([weights, np.asarray(case["bias"], np.float32)])
     result = call(compile_model, model, float(case["learning_rate"]))
     assert result is None or result is model, "compile_model should compile the model it is given"
     assert getattr(model, "optimizer", None) is not None, "compile_model did not compile the model: call model.compile(...)"
-    return {"learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-            **compiled_loss_evidence(model, np.asarray(case["inputs"], np.float32), case["labels"])}
+    return model
 
 
 def judge_compile_model(case, evidence) -> None:
+    """``evidence``: the compiled model's optimizer class and learning rate, and `compiled_loss_evidence`
+    on the case (in a hidden test, all read by the grader from the exported compile config)."""
     learning_rate, asked = float(evidence["learning_rate"]), float(case["learning_rate"])
+    assert str(evidence["optimizer"]) == "Adam", (
+        f"compile_model compiled the model with {evidence['optimizer']}: compile it with keras.optimizers.Adam")
     assert np.isclose(learning_rate, asked), (
         f"compile_model(model, {asked:g}) set a learning rate of {learning_rate:g}; use the learning_rate argument")
-    logits = np.asarray(case["inputs"], np.float64) @ np.asarray(case["weights"], np.float64) + np.asarray(case["bias"])
-    judge_compiled_loss(evidence, sparse_cross_entropy(logits, case["labels"]),
+    judge_compiled_loss(evidence, sparse_cross_entropy(case_logits(case), case["labels"]),
                         "the compiled loss on logits (hint: SparseCategoricalCrossentropy(from_logits=True))")
 
 
+def case_logits(case) -> np.ndarray:
+    """What the case's Dense model outputs for its inputs."""
+    return np.asarray(case["inputs"], np.float64) @ np.asarray(case["weights"], np.float64) + np.asarray(case["bias"])
+
+
 def check_compile_model(compile_model) -> None:
-    judge_compile_model(_PUBLIC_COMPILE_CASE, compile_evidence(compile_model, _PUBLIC_COMPILE_CASE))
+    case = _PUBLIC_COMPILE_CASE
+    model = compiled_model(compile_model, case)
+    judge_compile_model(case, {"optimizer": type(model.optimizer).__name__,
+                               "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+                               **compiled_loss_evidence(model, np.asarray(case["inputs"], np.float32), case["labels"])})
 
 
 @collector
 def hand_in_compile_model(inputs, compile_model) -> dict:
-    return compile_evidence(compile_model, inputs)
+    """The compiled model exported: the grader reads how it was compiled and computes the loss itself."""
+    return model_arrays(compiled_model(compile_model, inputs), "model")
 
 
 def outputs_at_inference(model, images) -> dict:
@@ -277,9 +288,9 @@ def judge_outputs_at_inference(evidence, num_classes: int, what: str) -> None:
         "leave the last Dense layer without an activation")
 
 
-@returns_evidence
-def scratch_cnn_evidence(build_scratch_cnn, image_size: int, num_classes: int, images) -> dict:
-    model = call(build_scratch_cnn, image_size, num_classes)
+def scratch_cnn_structure(model, image_size: int, num_classes: int, images) -> dict:
+    """What judge_scratch_cnn checks of the model build_scratch_cnn built (in a hidden test, the
+    grader's rebuilt copy): its shapes, its outputs at inference and its layers."""
     check_output_shape(model, (None, num_classes), "the from-scratch CNN")
     assert model.input_shape == (None, image_size, image_size, 3), (
         f"build_scratch_cnn({image_size}, {num_classes}) takes inputs {model.input_shape}; expected "
@@ -304,23 +315,32 @@ def _public_images(image_size: int, count: int = 4) -> np.ndarray:
 
 
 def check_scratch_cnn(build_scratch_cnn) -> None:
-    evidence = scratch_cnn_evidence(build_scratch_cnn, CHECK_IMAGE_SIZE, NUM_CLASSES, _public_images(CHECK_IMAGE_SIZE))
-    judge_scratch_cnn(NUM_CLASSES, evidence)
+    model = call(build_scratch_cnn, CHECK_IMAGE_SIZE, NUM_CLASSES)
+    judge_scratch_cnn(NUM_CLASSES, scratch_cnn_structure(model, CHECK_IMAGE_SIZE, NUM_CLASSES, _public_images(CHECK_IMAGE_SIZE)))
 
 
 @collector
 def hand_in_scratch_cnn(inputs, build_scratch_cnn) -> dict:
-    return scratch_cnn_evidence(build_scratch_cnn, int(inputs["image_size"]), int(inputs["num_classes"]), inputs["images"])
+    """The model exported, for the grader to rebuild and measure on photos the kernel never sees."""
+    return model_arrays(call(build_scratch_cnn, int(inputs["image_size"]), int(inputs["num_classes"])), "model")
 
 
 # --- exercise 4: feature extraction --------------------------------------------------------------
 
-@returns_evidence
-def feature_extraction_evidence(build_transfer_model, num_classes: int, images) -> dict:
+def built_transfer_model(build_transfer_model, num_classes: int):
+    """build_transfer_model's model on a fresh pretrained base, checked to use that base."""
     base = data.load_mobilenet_v2_base(CHECK_IMAGE_SIZE)
     model = call(build_transfer_model, base, num_classes)
-    check_output_shape(model, (None, num_classes), "the transfer model")
     assert _base_of(model) is base, "the model should use the `base` it was given, not build another"
+    return model
+
+
+def feature_extraction_structure(model, num_classes: int, images) -> dict:
+    """What judge_feature_extraction_model checks of a transfer model (in a hidden test, the
+    grader's rebuilt copy): its outputs at inference, what trains, and whether training moves the
+    BatchNormalization statistics."""
+    check_output_shape(model, (None, num_classes), "the transfer model")
+    base = _base_of(model)
     base_weights = {id(weight) for weight in base.weights}
     head = [weight for weight in model.trainable_weights if id(weight) not in base_weights]
     return {**outputs_at_inference(model, images), "base_trainable": base.trainable, "head_weights": len(head),
@@ -358,13 +378,14 @@ def batch_norms_changed_by_training(model, images) -> list[str]:
 
 
 def check_feature_extraction_model(build_transfer_model) -> None:
-    evidence = feature_extraction_evidence(build_transfer_model, NUM_CLASSES, _public_images(CHECK_IMAGE_SIZE))
-    judge_feature_extraction_model(NUM_CLASSES, evidence)
+    model = built_transfer_model(build_transfer_model, NUM_CLASSES)
+    judge_feature_extraction_model(NUM_CLASSES, feature_extraction_structure(model, NUM_CLASSES, _public_images(CHECK_IMAGE_SIZE)))
 
 
 @collector
 def hand_in_feature_extraction_model(inputs, build_transfer_model) -> dict:
-    return feature_extraction_evidence(build_transfer_model, int(inputs["num_classes"]), inputs["images"])
+    """The model exported (the pretrained base's weights included), for the grader to rebuild."""
+    return model_arrays(built_transfer_model(build_transfer_model, int(inputs["num_classes"])), "model")
 
 
 # --- exercise 5: fine-tuning ---------------------------------------------------------------------
@@ -458,26 +479,23 @@ def hand_in_fine_tuning(inputs, unfreeze_top_layers, fine_tuned_model, first_lay
     return fine_tuning_evidence(unfreeze_top_layers, str(inputs["first_layer_name"]), fine_tuned_model, first_layer_name)
 
 
-@returns_evidence
-def learning_rates_evidence(feature_extraction_model, fine_tuned_model) -> dict:
-    return {"rates": [float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-                      for model in (feature_extraction_model, fine_tuned_model)]}
-
-
-def judge_fine_tuning_learning_rate(evidence) -> None:
-    phase_1, fine_tuning = (float(rate) for rate in evidence["rates"])
+def judge_fine_tuning_learning_rate(rates) -> None:
+    """``rates``: the learning rates the feature-extraction and the fine-tuned models were compiled
+    with (in a hidden test, read by the grader from their exported compile configs)."""
+    phase_1, fine_tuning = (float(rate) for rate in rates)
     assert fine_tuning <= FINE_TUNING_RATE_FACTOR * phase_1 * (1 + 1e-6), (
         f"fine-tuning used a learning rate of {fine_tuning:g}, phase 1 {phase_1:g}: fine-tune with a much lower rate "
         f"(at most {FINE_TUNING_RATE_FACTOR:g} x phase 1's), or the large updates wreck the pretrained features")
 
 
 def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) -> None:
-    judge_fine_tuning_learning_rate(learning_rates_evidence(feature_extraction_model, fine_tuned_model))
+    judge_fine_tuning_learning_rate([float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+                                     for model in (feature_extraction_model, fine_tuned_model)])
 
 
 @collector
 def hand_in_fine_tuning_learning_rate(inputs, feature_extraction_model, fine_tuned_model) -> dict:
-    return learning_rates_evidence(feature_extraction_model, fine_tuned_model)
+    return compile_arrays(feature_extraction_model, "feature_extraction") | compile_arrays(fine_tuned_model, "fine_tuned")
 
 
 # --- the models on the held-out photos -----------------------------------------------------------
