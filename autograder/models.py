@@ -101,7 +101,9 @@ def compiled_loss(compiled: dict, name: str):
         loss = loss["config"]
     settings = loss.get("config") if isinstance(loss, dict) else None
     own_class = isinstance(loss, dict) and loss.get("module") == "keras.losses" and loss.get("registered_name") is None \
-        and isinstance(settings, dict) and all(value is None or isinstance(value, (bool, int, float, str)) for value in settings.values())
+        and loss.get("class_name") != "LossFunctionWrapper" and isinstance(settings, dict) \
+        and all(value is None or isinstance(value, (bool, int, float, str)) for value in settings.values())
+    # (LossFunctionWrapper names a function to wrap: none is looked up from the notebook's config.)
     try:
         if isinstance(loss, str) or own_class:
             return keras.losses.get(loss)
