@@ -64,8 +64,8 @@ def _plain_arrays(name: str, stream) -> dict[str, np.ndarray]:
             if unpacked > MAX_BYTES:
                 raise ExportError(f"the export for {name} unpacks to {unpacked // 2**20} MB, more than {MAX_BYTES // 2**20} MB")
             # zipfile stops at each member's declared size, so no member unpacks to more than counted.
-            return {key: _array(name, key, archive.read(member))
-                    for key, member in ((member.filename.removesuffix(".npy"), member) for member in members)}
+            keys = [member.filename.removesuffix(".npy") for member in members]
+            return {key: _array(name, key, archive.read(member)) for key, member in zip(keys, members)}
     except ExportError:
         raise
     except Exception as error:

@@ -5,14 +5,16 @@ structure and measure it on inputs the kernel never saw.
 The config was written by the student's kernel, so it is read as data before anything is built:
 every object it names must be one of the Keras layers the judge allows (or Keras' own plumbing:
 models, input layers, dtype policies, initializers), no size in it may pass its bound (`SIZES`,
-or the judge's own; building allocates the weights it declares), and it is deserialised in Keras' safe mode with no
-custom objects (no Lambda code, no student classes): where an exercise has the student write a
-layer, the judge names a stand-in of its own that the rebuilt model uses in its place. The weights
-must then match the rebuilt model's shapes exactly.
+or the judge's own; building allocates the weights it declares), and it is deserialised in Keras'
+safe mode with no custom objects (no Lambda code, no student classes): where an exercise has the
+student write a layer, the judge names a stand-in of its own that the rebuilt model uses in its
+place. The weights must then match the rebuilt model's shapes exactly. How the model was compiled
+is read from the export as data too: the optimizer's class and rate, and Keras' own losses only.
 """
 
 import json
 
+import keras
 import numpy as np
 
 from coursekit.evidence import MODEL_CONFIG, unlisted
@@ -43,8 +45,6 @@ def rebuilt(evidence: dict, name: str, layers: set[str], sizes: dict[str, int] |
     except (KeyError, ValueError, RecursionError, AttributeError, TypeError) as error:
         raise ExportError(f"the exported model {name} is incomplete or unreadable ({type(error).__name__})") from None
     _check_config(config, name, layers, SIZES | (sizes or {}), set(stand_ins))
-    import keras
-
     try:
         model = keras.models.model_from_json(json.dumps(config), custom_objects=stand_ins)
     except Exception as error:
@@ -94,8 +94,6 @@ def learning_rate(compiled: dict) -> float:
 def compiled_loss(compiled: dict, name: str):
     """The loss a compile config names, rebuilt from Keras' own losses only (a name, a function of
     keras.losses saved by its name, or a keras.losses class with a config of plain values)."""
-    import keras
-
     loss = compiled.get("loss")
     if isinstance(loss, dict) and loss.get("class_name") == "function" and isinstance(loss.get("config"), str):
         loss = loss["config"]
@@ -116,8 +114,6 @@ def compiled_loss(compiled: dict, name: str):
 def loss_evidence(compiled: dict, name: str, labels, outputs) -> dict:
     """What `coursekit.checks.common.compiled_loss_evidence` reports of the notebook's model,
     measured here: the compiled loss of ``outputs`` (the rebuilt model's) and the metrics tracked."""
-    import keras
-
     labels = np.asarray(labels)
     if np.ndim(outputs) == labels.ndim + 1 and np.shape(outputs)[-1] == 1:  # as fit() lines up (n,) labels with (n, 1) outputs
         labels = labels[..., None]

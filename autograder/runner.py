@@ -58,11 +58,12 @@ def main(argv=None) -> int:
     client = NotebookClient(notebook, timeout=args.cell_timeout, kernel_name="python3", allow_errors=True,
                             record_timing=False, resources={"metadata": {"path": "."}})
 
-    exports = [export_digests()]
+    exports = export_digests()
 
     def save(cell, **_):  # after each cell: saved at once, so that a run killed later keeps it
+        nonlocal exports
         _limit_output(cell, args.cell_output_bytes)
-        exports[0] = _note_exports_written(cell, exports[0])
+        exports = _note_exports_written(cell, exports)
         nbformat.write(notebook, args.output)
 
     client.on_cell_executed = save

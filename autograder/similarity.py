@@ -223,9 +223,10 @@ def identical_evidence(runs: Path) -> list[IdenticalPair]:
     is hashed, and students are grouped by (notebook, collector, key, hash), so the work grows with
     the number of students, not of pairs. Names of collectors and keys are the notebook's: shown
     clipped, unprintable characters as "?"."""
-    holders = defaultdict(list)
+    holders, handed_in = defaultdict(list), defaultdict(int)
     for student in _folders(runs):
         for notebook in _folders(student):
+            handed_in[notebook.name] += 1
             for path in sorted((notebook / EXPORTS).glob("*.npz")):  # `exports.load` refuses a linked folder
                 try:
                     arrays = exports.load(notebook, path.stem)
@@ -234,12 +235,9 @@ def identical_evidence(runs: Path) -> list[IdenticalPair]:
                 for key, array in arrays.items():
                     if key != TOKEN_KEY and array.size >= MIN_VALUES and np.unique(array).size > 1:
                         holders[notebook.name, path.stem, key, array.size, _digest(array)].append(student.name)
-    students_of = defaultdict(set)
-    for (notebook, *_), students in holders.items():
-        students_of[notebook].update(students)
     shared = defaultdict(list)
     for (notebook, collector, key, size, _), students in sorted(holders.items()):
-        if len(students) >= 3 and len(students) > len(students_of[notebook]) / 2:
+        if len(students) >= 3 and len(students) > handed_in[notebook] / 2:
             continue  # most of the class has it: it came with the assignment (pretrained weights), not from a classmate
         label = clip("".join(c if c.isprintable() else "?" for c in f"{collector}/{key}"), 100)
         for pair in itertools.combinations(students, 2):

@@ -34,6 +34,12 @@ def check_compiled(model, what: str = "the model") -> None:
         f"{what} is not compiled: call model.compile(optimizer=..., loss=...) before returning it")
 
 
+def optimizer_of(model) -> tuple[str, float]:
+    """(class name, learning rate) of the optimizer ``model`` was compiled with: what the grader reads
+    from an exported compile config (`autograder.models.optimizer_name` and `learning_rate`)."""
+    return type(model.optimizer).__name__, float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
 def check_output_shape(model, expected: tuple, what: str = "the model", hint: str = "") -> None:
     actual = tuple(model.output_shape)
     assert actual == tuple(expected), (

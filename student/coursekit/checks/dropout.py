@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import data
 from ..evidence import collector, model_arrays, returns_evidence, unlisted
-from .common import accuracy_of, call, check_compiled, check_output_shape
+from .common import accuracy_of, call, check_compiled, check_output_shape, optimizer_of
 
 ASSIGNMENT = "02_mnist_dropout"
 
@@ -249,7 +249,7 @@ def check_mlp(build_mlp, dropout_class) -> None:
     images = _public_mlp_images()
     models = [built_mlp(build_mlp, setting) for setting in _PUBLIC_MLP_SETTINGS]
     judge_mlp(_PUBLIC_MLP_SETTINGS, images,
-              [mlp_structure(model, dropout_class, type(model.optimizer).__name__, images) for model in models])
+              [mlp_structure(model, dropout_class, optimizer_of(model)[0], images) for model in models])
 
 
 def mlp_settings(inputs) -> list:

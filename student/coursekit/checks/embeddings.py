@@ -26,7 +26,9 @@ from keras import layers
 
 from .. import data
 from ..evidence import collector, listed, model_arrays, returns_evidence, unlisted
-from .common import accuracy_of, call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss
+from .common import (
+    accuracy_of, call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss, optimizer_of,
+)
 
 ASSIGNMENT = "04_imdb_embeddings"
 
@@ -241,7 +243,7 @@ def check_model(build_model, model, vocabulary_size: int, embedding_dim: int) ->
     check_compiled(model)
     small = built_model(build_model, _PUBLIC_MODEL_CASE)
     judge_model(_PUBLIC_MODEL_CASE, model_evidence(small, model, vocabulary_size, embedding_dim, _PUBLIC_MODEL_CASE,
-                                                   compiled_loss_evidence, type(small.optimizer).__name__))
+                                                   compiled_loss_evidence, optimizer_of(small)[0]))
 
 
 @collector

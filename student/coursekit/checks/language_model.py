@@ -33,7 +33,9 @@ import tensorflow as tf
 from keras import layers
 
 from ..evidence import collector, listed, model_arrays, returns_evidence, unlisted
-from .common import call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy
+from .common import (
+    call, check_compiled, check_output_shape, compiled_loss_evidence, judge_compiled_loss, optimizer_of, sparse_cross_entropy,
+)
 
 ASSIGNMENT = "05_shakespeare_lstm"
 
@@ -260,8 +262,8 @@ _PUBLIC_MODEL_CASE = {"vocabulary_size": 30, "embedding_dim": 8, "rnn_units": 16
 
 def check_model(build_model) -> None:
     model, simple = built_models(build_model, _PUBLIC_MODEL_CASE)
-    optimizer = (type(model.optimizer).__name__, float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
-    judge_model(_PUBLIC_MODEL_CASE, model_structure(model, simple, _PUBLIC_MODEL_CASE, compiled_loss_evidence, optimizer))
+    judge_model(_PUBLIC_MODEL_CASE, model_structure(model, simple, _PUBLIC_MODEL_CASE, compiled_loss_evidence,
+                                                    optimizer_of(model)))
 
 
 @collector

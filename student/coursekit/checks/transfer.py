@@ -33,7 +33,7 @@ from keras import layers
 from .. import data
 from ..evidence import collector, compile_arrays, listed, model_arrays, returns_evidence, unlisted
 from .common import (
-    call, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, sparse_cross_entropy,
+    call, check_close, check_output_shape, compiled_loss_evidence, judge_compiled_loss, optimizer_of, sparse_cross_entropy,
 )
 
 ASSIGNMENT = "03_transfer_learning"
@@ -258,8 +258,8 @@ def case_logits(case) -> np.ndarray:
 def check_compile_model(compile_model) -> None:
     case = _PUBLIC_COMPILE_CASE
     model = compiled_model(compile_model, case)
-    judge_compile_model(case, {"optimizer": type(model.optimizer).__name__,
-                               "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+    optimizer, learning_rate = optimizer_of(model)
+    judge_compile_model(case, {"optimizer": optimizer, "learning_rate": learning_rate,
                                **compiled_loss_evidence(model, np.asarray(case["inputs"], np.float32), case["labels"])})
 
 
@@ -489,8 +489,7 @@ def judge_fine_tuning_learning_rate(rates) -> None:
 
 
 def check_fine_tuning_learning_rate(feature_extraction_model, fine_tuned_model) -> None:
-    judge_fine_tuning_learning_rate([float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-                                     for model in (feature_extraction_model, fine_tuned_model)])
+    judge_fine_tuning_learning_rate([optimizer_of(model)[1] for model in (feature_extraction_model, fine_tuned_model)])
 
 
 @collector
